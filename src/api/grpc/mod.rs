@@ -1,0 +1,2 @@
+//! gRPC front ends (tonic).
+pub mod otlp;

@@ -1,0 +1,7 @@
+//! HTTP front ends.
+pub mod admin;
+pub mod jaeger_json;
+pub mod otlp;
+pub mod params;
+pub mod query;
+pub mod ui;

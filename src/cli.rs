@@ -1,0 +1,302 @@
+//! The command line: one subcommand per role, Jaeger's flag names, every flag also read from
+//! its environment variable (upper-cased, `.` and `-` → `_`).
+//!
+//! Layering: [`load_config`] starts from `Config::default()`, overlays the `--config` TOML file,
+//! then every flag that was given on the command line or in the environment (clap resolves
+//! flag > env). Roles to come (`collector`, `query`, `agent`, `remote-storage`, `bench`) compose
+//! the same argument groups.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ByteSize, Config, ConfigError, GoDuration, HostPort, StorageType};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracehound",
+    version,
+    about = "A Jaeger-compatible tracing backend with an embedded RocksDB trace store"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collector, query service and UI in one process, on the embedded store.
+    #[command(name = "all-in-one")]
+    AllInOne(AllInOneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AllInOneArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub collector: CollectorArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+fn bool_parser() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "General")]
+pub struct CommonArgs {
+    /// TOML configuration file (same option names as the flags; see config.toml).
+    #[arg(long = "config", env = "CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace, or tracing-subscriber directives.
+    #[arg(long = "log-level", env = "LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Storage")]
+pub struct StorageArgs {
+    /// Span store: rocksdb (embedded, default) or memory.
+    #[arg(long = "span-storage.type", env = "SPAN_STORAGE_TYPE", value_name = "TYPE")]
+    pub span_storage_type: Option<StorageType>,
+    /// RocksDB data directory [default: ./tracehound-data].
+    #[arg(long = "rocksdb.path", env = "ROCKSDB_PATH", value_name = "DIR")]
+    pub rocksdb_path: Option<PathBuf>,
+    /// Retention, Go duration [default: 72h].
+    #[arg(long = "rocksdb.span-store-ttl", env = "ROCKSDB_SPAN_STORE_TTL", value_name = "DURATION")]
+    pub rocksdb_span_store_ttl: Option<GoDuration>,
+    /// Disk cap: oldest partitions are evicted beyond it (e.g. 50GiB) [default: none].
+    #[arg(long = "rocksdb.max-disk-size", env = "ROCKSDB_MAX_DISK_SIZE", value_name = "SIZE")]
+    pub rocksdb_max_disk_size: Option<ByteSize>,
+    /// fsync the WAL before acknowledging writes [default: false].
+    #[arg(long = "rocksdb.sync-writes", env = "ROCKSDB_SYNC_WRITES", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true", value_parser = bool_parser())]
+    pub rocksdb_sync_writes: Option<bool>,
+    /// Block cache size [default: 256MiB].
+    #[arg(long = "rocksdb.block-cache-size", env = "ROCKSDB_BLOCK_CACHE_SIZE", value_name = "SIZE")]
+    pub rocksdb_block_cache_size: Option<ByteSize>,
+    /// Memory for all memtables together [default: 256MiB].
+    #[arg(long = "rocksdb.write-buffer-size", env = "ROCKSDB_WRITE_BUFFER_SIZE", value_name = "SIZE")]
+    pub rocksdb_write_buffer_size: Option<ByteSize>,
+    /// How often retention runs [default: 5m].
+    #[arg(long = "rocksdb.retention-interval", env = "ROCKSDB_RETENTION_INTERVAL", value_name = "DURATION")]
+    pub rocksdb_retention_interval: Option<GoDuration>,
+    /// Memory store: evict the oldest traces beyond this count, 0 = unbounded [default: 100000].
+    #[arg(long = "memory.max-traces", env = "MEMORY_MAX_TRACES", value_name = "N")]
+    pub memory_max_traces: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Collector")]
+pub struct CollectorArgs {
+    /// Spans accepted but not yet durable before ingest refuses (retryable) [default: 100000].
+    #[arg(long = "collector.queue-size", env = "COLLECTOR_QUEUE_SIZE", value_name = "SPANS")]
+    pub queue_size: Option<usize>,
+    /// Threads writing to the store [default: 4].
+    #[arg(long = "collector.num-workers", env = "COLLECTOR_NUM_WORKERS", value_name = "N")]
+    pub collector_num_workers: Option<usize>,
+    /// Enable the OTLP receivers [default: true].
+    #[arg(long = "collector.otlp.enabled", env = "COLLECTOR_OTLP_ENABLED", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true", value_parser = bool_parser())]
+    pub otlp_enabled: Option<bool>,
+    /// OTLP gRPC listen address, host:port or :port; empty disables [default: :4317].
+    #[arg(long = "collector.otlp.grpc.host-port", env = "COLLECTOR_OTLP_GRPC_HOST_PORT", value_name = "HOST:PORT")]
+    pub otlp_grpc_host_port: Option<HostPort>,
+    /// Largest OTLP gRPC message [default: 4MiB].
+    #[arg(long = "collector.otlp.grpc.max-message-size", env = "COLLECTOR_OTLP_GRPC_MAX_MESSAGE_SIZE", value_name = "SIZE")]
+    pub otlp_grpc_max_message_size: Option<ByteSize>,
+    /// OTLP HTTP listen address; empty disables [default: :4318].
+    #[arg(long = "collector.otlp.http.host-port", env = "COLLECTOR_OTLP_HTTP_HOST_PORT", value_name = "HOST:PORT")]
+    pub otlp_http_host_port: Option<HostPort>,
+    /// Largest OTLP HTTP body after decompression; larger gets 413 [default: 20MiB].
+    #[arg(long = "collector.otlp.http.max-request-body-size", env = "COLLECTOR_OTLP_HTTP_MAX_REQUEST_BODY_SIZE", value_name = "SIZE")]
+    pub otlp_http_max_request_body_size: Option<ByteSize>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Query")]
+pub struct QueryArgs {
+    /// Query HTTP (API + UI) listen address; empty disables [default: :16686].
+    #[arg(long = "query.http-server.host-port", env = "QUERY_HTTP_SERVER_HOST_PORT", value_name = "HOST:PORT")]
+    pub query_http_host_port: Option<HostPort>,
+    /// Prefix of every query route, e.g. /jaeger [default: /].
+    #[arg(long = "query.base-path", env = "QUERY_BASE_PATH", value_name = "PATH")]
+    pub base_path: Option<String>,
+    /// Largest clock-skew correction; 0s disables the adjuster [default: 0s].
+    #[arg(long = "query.max-clock-skew-adjustment", env = "QUERY_MAX_CLOCK_SKEW_ADJUSTMENT", value_name = "DURATION")]
+    pub max_clock_skew_adjustment: Option<GoDuration>,
+    /// Directory holding a Jaeger UI build to serve.
+    #[arg(long = "query.static-files", env = "QUERY_STATIC_FILES", value_name = "DIR")]
+    pub static_files: Option<PathBuf>,
+    /// UI configuration file (.json or .js).
+    #[arg(long = "query.ui-config", env = "QUERY_UI_CONFIG", value_name = "FILE")]
+    pub ui_config: Option<PathBuf>,
+    /// Threads reading from the store [default: 2].
+    #[arg(long = "query.num-workers", env = "QUERY_NUM_WORKERS", value_name = "N")]
+    pub query_num_workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Admin")]
+pub struct AdminArgs {
+    /// Admin HTTP (health, /metrics) listen address; empty disables [default: :14269].
+    #[arg(long = "admin.http.host-port", env = "ADMIN_HTTP_HOST_PORT", value_name = "HOST:PORT")]
+    pub admin_http_host_port: Option<HostPort>,
+}
+
+fn set<T>(slot: &mut T, value: &Option<T>)
+where
+    T: Clone,
+{
+    if let Some(v) = value {
+        *slot = v.clone();
+    }
+}
+
+impl AllInOneArgs {
+    /// Defaults, then the config file, then flags/environment; validated.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut cfg = match &self.common.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(l) = &self.common.log_level {
+            cfg.log_level.0 = l.clone();
+        }
+        self.storage.apply(&mut cfg);
+        self.collector.apply(&mut cfg);
+        self.query.apply(&mut cfg);
+        set(&mut cfg.admin.http.host_port, &self.admin.admin_http_host_port);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+impl StorageArgs {
+    fn apply(&self, cfg: &mut Config) {
+        set(&mut cfg.span_storage.kind, &self.span_storage_type);
+        let r = &mut cfg.rocksdb;
+        set(&mut r.path, &self.rocksdb_path);
+        set(&mut r.span_store_ttl, &self.rocksdb_span_store_ttl);
+        if self.rocksdb_max_disk_size.is_some() {
+            r.max_disk_size = self.rocksdb_max_disk_size;
+        }
+        set(&mut r.sync_writes, &self.rocksdb_sync_writes);
+        set(&mut r.block_cache_size, &self.rocksdb_block_cache_size);
+        set(&mut r.write_buffer_size, &self.rocksdb_write_buffer_size);
+        set(&mut r.retention_interval, &self.rocksdb_retention_interval);
+        set(&mut cfg.memory.max_traces, &self.memory_max_traces);
+    }
+}
+
+impl CollectorArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let c = &mut cfg.collector;
+        set(&mut c.queue_size, &self.queue_size);
+        set(&mut c.num_workers, &self.collector_num_workers);
+        set(&mut c.otlp.enabled, &self.otlp_enabled);
+        set(&mut c.otlp.grpc.host_port, &self.otlp_grpc_host_port);
+        set(&mut c.otlp.grpc.max_message_size, &self.otlp_grpc_max_message_size);
+        set(&mut c.otlp.http.host_port, &self.otlp_http_host_port);
+        set(
+            &mut c.otlp.http.max_request_body_size,
+            &self.otlp_http_max_request_body_size,
+        );
+    }
+}
+
+impl QueryArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let q = &mut cfg.query;
+        set(&mut q.http_server.host_port, &self.query_http_host_port);
+        set(&mut q.base_path, &self.base_path);
+        set(&mut q.max_clock_skew_adjustment, &self.max_clock_skew_adjustment);
+        if self.static_files.is_some() {
+            q.static_files = self.static_files.clone();
+        }
+        if self.ui_config.is_some() {
+            q.ui_config = self.ui_config.clone();
+        }
+        set(&mut q.num_workers, &self.query_num_workers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn parse(args: &[&str]) -> AllInOneArgs {
+        let mut full = vec!["tracehound", "all-in-one"];
+        full.extend_from_slice(args);
+        match Cli::try_parse_from(full).expect("arguments parse").command {
+            Command::AllInOne(a) => a,
+        }
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[rocksdb]\npath = \"/from/file\"\nspan-store-ttl = \"24h\"\n[memory]\nmax-traces = 7"
+        )
+        .unwrap();
+        let path = f.path().to_str().unwrap().to_string();
+        let cfg = parse(&["--config", &path, "--rocksdb.path", "/from/flag"])
+            .load_config()
+            .unwrap();
+        assert_eq!(cfg.rocksdb.path, PathBuf::from("/from/flag"));
+        assert_eq!(cfg.rocksdb.span_store_ttl, GoDuration::from_secs(24 * 3600));
+        assert_eq!(cfg.memory.max_traces, 7);
+        assert_eq!(cfg.query.base_path, "/");
+    }
+
+    #[test]
+    fn jaeger_style_flags_parse() {
+        let cfg = parse(&[
+            "--span-storage.type=memory",
+            "--collector.otlp.enabled=false",
+            "--collector.otlp.grpc.host-port=127.0.0.1:0",
+            "--collector.otlp.http.host-port=",
+            "--query.max-clock-skew-adjustment=1.5s",
+            "--rocksdb.max-disk-size=10GiB",
+        ])
+        .load_config()
+        .unwrap();
+        assert_eq!(cfg.span_storage.kind, StorageType::Memory);
+        assert!(!cfg.collector.otlp.enabled);
+        assert!(cfg.collector.otlp.http.host_port.is_disabled());
+        assert_eq!(cfg.query.max_clock_skew_adjustment.0, 1_500_000_000);
+        assert_eq!(cfg.rocksdb.max_disk_size, Some(ByteSize(10 << 30)));
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_flag() {
+        let full = ["tracehound", "all-in-one", "--rocksdb.span-store-ttl", "forever"];
+        let err = Cli::try_parse_from(full).unwrap_err().to_string();
+        assert!(err.contains("rocksdb.span-store-ttl"), "{err}");
+    }
+
+    #[test]
+    fn every_flag_has_its_environment_variable() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let aio = cmd.find_subcommand("all-in-one").unwrap();
+        for arg in aio.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let want = long.to_uppercase().replace(['.', '-'], "_");
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(env.as_deref(), Some(want.as_str()), "--{long}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The `tracehound` binary: parse the command line, load the configuration, run the role.
+
+use clap::Parser;
+use tracehound::cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::AllInOne(args) => {
+            let config = args.load_config()?;
+            init_logging(&config.log_level.0);
+            tracehound::app::run(config)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

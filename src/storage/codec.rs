@@ -1,0 +1,799 @@
+//! Binary value encoding of the RocksDB trace store: span chunks and index values.
+//!
+//! Owns the chunk format (all spans of one trace that one write put in one partition) and the
+//! `min/max start` value of index entries. **Hot path** (every ingested span is encoded here):
+//! encoding writes into one caller-owned `Vec<u8>` and reuses the encoder's tables, no per-span
+//! allocation. Decoding never panics on arbitrary bytes: anything malformed is
+//! [`StorageError::Corrupt`]. Must never build keys (see `keys.rs`) or touch RocksDB.
+//!
+//! Chunk layout (integers are LEB128 varints unless noted, strings are varint length + UTF-8):
+//!
+//! ```text
+//! version(1 byte = CHUNK_VERSION)
+//! n_resources, resources: attributes, dropped_attributes_count, schema_url
+//! n_scopes,    scopes:    name, version, attributes, dropped_attributes_count, schema_url
+//! n_spans,     spans:     resource_index, scope_index, span_id(8), parent(flag byte [+ 8 bytes]),
+//!                         trace_state, name, kind(1), start_ns, zigzag(end − start, wrapping),
+//!                         attributes, dropped_attributes_count,
+//!                         n_events { zigzag(time − start), name, attributes, dropped },
+//!                         dropped_events_count,
+//!                         n_links { trace_id(16), span_id(8), trace_state, attributes, dropped,
+//!                                   flags }, dropped_links_count,
+//!                         status_code(1), status_message, flags
+//! attributes: n, { key, value }; value: tag byte then payload (see `ValueTag`)
+//! ```
+//!
+//! The trace ID is in the key and is not repeated. Resources and scopes are stored once per
+//! chunk (deduplicated by pointer, then by value) and shared again through `Arc` on decode.
+
+use std::sync::Arc;
+
+use super::StorageError;
+use crate::model::{
+    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
+    Value,
+};
+
+/// Version byte leading every chunk.
+pub const CHUNK_VERSION: u8 = 1;
+
+/// Deepest array/map nesting written and read. Deeper values (only a hostile client sends
+/// them) are stored as [`Value::Empty`] at this depth, so that every stored chunk stays readable.
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+const CHUNK: &str = "span chunk";
+const INDEX_VALUE: &str = "index value";
+
+/// Value tags. Bools carry their value in the tag.
+mod tag {
+    pub const EMPTY: u8 = 0;
+    pub const STR: u8 = 1;
+    pub const FALSE: u8 = 2;
+    pub const TRUE: u8 = 3;
+    pub const INT: u8 = 4;
+    pub const DOUBLE: u8 = 5;
+    pub const BYTES: u8 = 6;
+    pub const ARRAY: u8 = 7;
+    pub const MAP: u8 = 8;
+}
+
+/// FNV-1a, 64 bits: the chunk ID (identical chunks get identical IDs, so retries overwrite).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Signed distance `to − from` modulo 2^64, zigzagged: lossless for every pair of u64.
+fn put_delta(out: &mut Vec<u8>, from: u64, to: u64) {
+    put_varint(out, zigzag(to.wrapping_sub(from) as i64));
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
+    if depth >= MAX_VALUE_DEPTH && matches!(v, Value::Array(_) | Value::Map(_)) {
+        out.push(tag::EMPTY);
+        return;
+    }
+    match v {
+        Value::Empty => out.push(tag::EMPTY),
+        Value::Str(s) => {
+            out.push(tag::STR);
+            put_str(out, s);
+        }
+        Value::Bool(false) => out.push(tag::FALSE),
+        Value::Bool(true) => out.push(tag::TRUE),
+        Value::Int(i) => {
+            out.push(tag::INT);
+            put_varint(out, zigzag(*i));
+        }
+        Value::Double(d) => {
+            out.push(tag::DOUBLE);
+            out.extend_from_slice(&d.to_bits().to_le_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(tag::BYTES);
+            put_bytes(out, b);
+        }
+        Value::Array(vs) => {
+            out.push(tag::ARRAY);
+            put_varint(out, vs.len() as u64);
+            for v in vs {
+                put_value(out, v, depth + 1);
+            }
+        }
+        Value::Map(kvs) => {
+            out.push(tag::MAP);
+            put_attributes(out, kvs, depth + 1);
+        }
+    }
+}
+
+fn put_attributes(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize) {
+    put_varint(out, kvs.len() as u64);
+    for kv in kvs {
+        put_str(out, &kv.key);
+        put_value(out, &kv.value, depth);
+    }
+}
+
+/// Position of `item` in `table` (pointer first, then value), appending it when new.
+fn intern<'a, T: PartialEq>(table: &mut Vec<&'a T>, item: &'a T) -> u64 {
+    if let Some(i) = table.iter().position(|t| std::ptr::eq(*t, item)) {
+        return i as u64;
+    }
+    if let Some(i) = table.iter().position(|t| *t == item) {
+        return i as u64;
+    }
+    table.push(item);
+    (table.len() - 1) as u64
+}
+
+/// Encodes chunks; keeps its tables between chunks of one write so they are allocated once.
+#[derive(Default)]
+pub struct ChunkEncoder<'a> {
+    resources: Vec<&'a Resource>,
+    scopes: Vec<&'a Scope>,
+    refs: Vec<(u64, u64)>,
+}
+
+impl<'a> ChunkEncoder<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces `out` with the encoding of `spans` (all of one trace; their trace IDs are not
+    /// written). The bytes depend only on the spans and their order.
+    pub fn encode<I>(&mut self, spans: I, out: &mut Vec<u8>)
+    where
+        I: Iterator<Item = &'a Span> + Clone,
+    {
+        self.resources.clear();
+        self.scopes.clear();
+        self.refs.clear();
+        for s in spans.clone() {
+            let r = intern(&mut self.resources, &*s.resource);
+            let c = intern(&mut self.scopes, &*s.scope);
+            self.refs.push((r, c));
+        }
+        out.clear();
+        out.push(CHUNK_VERSION);
+        put_varint(out, self.resources.len() as u64);
+        for r in &self.resources {
+            put_attributes(out, &r.attributes, 0);
+            put_varint(out, r.dropped_attributes_count as u64);
+            put_str(out, &r.schema_url);
+        }
+        put_varint(out, self.scopes.len() as u64);
+        for c in &self.scopes {
+            put_str(out, &c.name);
+            put_str(out, &c.version);
+            put_attributes(out, &c.attributes, 0);
+            put_varint(out, c.dropped_attributes_count as u64);
+            put_str(out, &c.schema_url);
+        }
+        put_varint(out, self.refs.len() as u64);
+        for (s, &(r, c)) in spans.zip(self.refs.iter()) {
+            put_varint(out, r);
+            put_varint(out, c);
+            put_span(out, s);
+        }
+    }
+}
+
+fn put_span(out: &mut Vec<u8>, s: &Span) {
+    out.extend_from_slice(&s.span_id.0);
+    if s.parent_span_id.is_zero() {
+        out.push(0);
+    } else {
+        out.push(1);
+        out.extend_from_slice(&s.parent_span_id.0);
+    }
+    put_str(out, &s.trace_state);
+    put_str(out, &s.name);
+    out.push(s.kind as u8);
+    put_varint(out, s.start_ns);
+    put_delta(out, s.start_ns, s.end_ns);
+    put_attributes(out, &s.attributes, 0);
+    put_varint(out, s.dropped_attributes_count as u64);
+    put_varint(out, s.events.len() as u64);
+    for e in &s.events {
+        put_delta(out, s.start_ns, e.time_ns);
+        put_str(out, &e.name);
+        put_attributes(out, &e.attributes, 0);
+        put_varint(out, e.dropped_attributes_count as u64);
+    }
+    put_varint(out, s.dropped_events_count as u64);
+    put_varint(out, s.links.len() as u64);
+    for l in &s.links {
+        out.extend_from_slice(&l.trace_id.0);
+        out.extend_from_slice(&l.span_id.0);
+        put_str(out, &l.trace_state);
+        put_attributes(out, &l.attributes, 0);
+        put_varint(out, l.dropped_attributes_count as u64);
+        put_varint(out, l.flags as u64);
+    }
+    put_varint(out, s.dropped_links_count as u64);
+    out.push(s.status.code as u8);
+    put_str(out, &s.status.message);
+    put_varint(out, s.flags as u64);
+}
+
+/// The value of an `S`/`O`/`T`/`D` index entry: min start, then max − min.
+pub fn encode_index_value(min_start_ns: u64, max_start_ns: u64, out: &mut Vec<u8>) {
+    out.clear();
+    put_varint(out, min_start_ns);
+    put_varint(out, max_start_ns.wrapping_sub(min_start_ns));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+fn corrupt(what: &'static str, detail: impl Into<String>) -> StorageError {
+    StorageError::Corrupt {
+        what,
+        detail: detail.into(),
+    }
+}
+
+struct Reader<'b> {
+    buf: &'b [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'b> Reader<'b> {
+    fn err(&self, detail: &str) -> StorageError {
+        corrupt(self.what, format!("{detail} at byte {}", self.pos))
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'b [u8], StorageError> {
+        if n > self.remaining() {
+            return Err(self.err("truncated"));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, StorageError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], StorageError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn varint(&mut self) -> Result<u64, StorageError> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return Err(self.err("varint overflow"));
+            }
+            v |= ((b & 0x7F) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(self.err("varint too long"))
+    }
+
+    fn u32(&mut self) -> Result<u32, StorageError> {
+        let v = self.varint()?;
+        u32::try_from(v).map_err(|_| self.err("count exceeds u32"))
+    }
+
+    fn delta_from(&mut self, base: u64) -> Result<u64, StorageError> {
+        Ok(base.wrapping_add(unzigzag(self.varint()?) as u64))
+    }
+
+    /// A count of items, each at least one byte long: bounded by the bytes left, so hostile
+    /// counts cannot make us reserve huge vectors.
+    fn count(&mut self) -> Result<usize, StorageError> {
+        let n = self.varint()?;
+        if n > self.remaining() as u64 {
+            return Err(self.err("count exceeds remaining bytes"));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self) -> Result<&'b [u8], StorageError> {
+        let n = self.varint()?;
+        if n > self.remaining() as u64 {
+            return Err(self.err("length exceeds remaining bytes"));
+        }
+        self.take(n as usize)
+    }
+
+    fn string(&mut self) -> Result<String, StorageError> {
+        let b = self.bytes()?;
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(self.err("string is not utf-8")),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, StorageError> {
+        let t = self.u8()?;
+        Ok(match t {
+            tag::EMPTY => Value::Empty,
+            tag::STR => Value::Str(self.string()?),
+            tag::FALSE => Value::Bool(false),
+            tag::TRUE => Value::Bool(true),
+            tag::INT => Value::Int(unzigzag(self.varint()?)),
+            tag::DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(self.array()?))),
+            tag::BYTES => Value::Bytes(self.bytes()?.to_vec()),
+            tag::ARRAY | tag::MAP if depth >= MAX_VALUE_DEPTH => {
+                return Err(self.err("values nested too deep"))
+            }
+            tag::ARRAY => {
+                let n = self.count()?;
+                let mut vs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    vs.push(self.value(depth + 1)?);
+                }
+                Value::Array(vs)
+            }
+            tag::MAP => Value::Map(self.attributes(depth + 1)?),
+            other => return Err(self.err(&format!("unknown value tag {other}"))),
+        })
+    }
+
+    fn attributes(&mut self, depth: usize) -> Result<Vec<KeyValue>, StorageError> {
+        let n = self.count()?;
+        let mut kvs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = self.string()?;
+            let value = self.value(depth)?;
+            kvs.push(KeyValue { key, value });
+        }
+        Ok(kvs)
+    }
+
+    fn span_id(&mut self) -> Result<SpanId, StorageError> {
+        Ok(SpanId(self.array()?))
+    }
+}
+
+/// Decodes a chunk written by [`ChunkEncoder::encode`], appending its spans to `out`.
+pub fn decode_chunk(
+    trace_id: TraceId,
+    bytes: &[u8],
+    out: &mut Vec<Span>,
+) -> Result<(), StorageError> {
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        what: CHUNK,
+    };
+    let version = r.u8()?;
+    if version != CHUNK_VERSION {
+        return Err(r.err(&format!("unknown chunk version {version}")));
+    }
+    let n = r.count()?;
+    let mut resources = Vec::with_capacity(n);
+    for _ in 0..n {
+        resources.push(Arc::new(Resource {
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+            schema_url: r.string()?,
+        }));
+    }
+    let n = r.count()?;
+    let mut scopes = Vec::with_capacity(n);
+    for _ in 0..n {
+        scopes.push(Arc::new(Scope {
+            name: r.string()?,
+            version: r.string()?,
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+            schema_url: r.string()?,
+        }));
+    }
+    let n = r.count()?;
+    out.reserve(n);
+    for _ in 0..n {
+        let resource = resources
+            .get(r.count()?)
+            .cloned()
+            .ok_or_else(|| r.err("resource index out of range"))?;
+        let scope = scopes
+            .get(r.count()?)
+            .cloned()
+            .ok_or_else(|| r.err("scope index out of range"))?;
+        out.push(read_span(&mut r, trace_id, resource, scope)?);
+    }
+    if r.remaining() != 0 {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok(())
+}
+
+fn read_span(
+    r: &mut Reader<'_>,
+    trace_id: TraceId,
+    resource: Arc<Resource>,
+    scope: Arc<Scope>,
+) -> Result<Span, StorageError> {
+    let span_id = r.span_id()?;
+    let parent_span_id = match r.u8()? {
+        0 => SpanId::ZERO,
+        1 => r.span_id()?,
+        _ => return Err(r.err("bad parent flag")),
+    };
+    let trace_state = r.string()?;
+    let name = r.string()?;
+    let kind_byte = r.u8()?;
+    let kind = SpanKind::ALL
+        .get(kind_byte as usize)
+        .copied()
+        .ok_or_else(|| r.err("bad span kind"))?;
+    let start_ns = r.varint()?;
+    let end_ns = r.delta_from(start_ns)?;
+    let attributes = r.attributes(0)?;
+    let dropped_attributes_count = r.u32()?;
+    let n = r.count()?;
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        events.push(Event {
+            time_ns: r.delta_from(start_ns)?,
+            name: r.string()?,
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+        });
+    }
+    let dropped_events_count = r.u32()?;
+    let n = r.count()?;
+    let mut links = Vec::with_capacity(n);
+    for _ in 0..n {
+        links.push(Link {
+            trace_id: TraceId(r.array()?),
+            span_id: r.span_id()?,
+            trace_state: r.string()?,
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+            flags: r.u32()?,
+        });
+    }
+    let dropped_links_count = r.u32()?;
+    let code = match r.u8()? {
+        0 => StatusCode::Unset,
+        1 => StatusCode::Ok,
+        2 => StatusCode::Error,
+        _ => return Err(r.err("bad status code")),
+    };
+    let message = r.string()?;
+    let flags = r.u32()?;
+    Ok(Span {
+        trace_id,
+        span_id,
+        parent_span_id,
+        trace_state,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        attributes,
+        dropped_attributes_count,
+        events,
+        dropped_events_count,
+        links,
+        dropped_links_count,
+        status: Status { code, message },
+        flags,
+        resource,
+        scope,
+    })
+}
+
+/// Decodes an index entry value: `(min_start_ns, max_start_ns)`.
+pub fn decode_index_value(bytes: &[u8]) -> Result<(u64, u64), StorageError> {
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        what: INDEX_VALUE,
+    };
+    let min = r.varint()?;
+    let max = min.wrapping_add(r.varint()?);
+    if r.remaining() != 0 {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok((min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("\0".to_string()),
+            "[a-z\\x00]{0,6}",
+            any::<String>(),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Empty),
+            string().prop_map(Value::Str),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>()
+                .prop_filter("NaN never equals itself", |d| !d.is_nan())
+                .prop_map(Value::Double),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((string(), inner), 0..4).prop_map(|kvs| Value::Map(
+                    kvs.into_iter()
+                        .map(|(key, value)| KeyValue { key, value })
+                        .collect()
+                )),
+            ]
+        })
+    }
+
+    fn attrs() -> impl Strategy<Value = Vec<KeyValue>> {
+        prop::collection::vec(
+            (string(), value()).prop_map(|(key, value)| KeyValue { key, value }),
+            0..4,
+        )
+    }
+
+    fn resource() -> impl Strategy<Value = Resource> {
+        (attrs(), any::<u32>(), string()).prop_map(|(attributes, d, schema_url)| Resource {
+            attributes,
+            dropped_attributes_count: d,
+            schema_url,
+        })
+    }
+
+    fn scope() -> impl Strategy<Value = Scope> {
+        (string(), string(), attrs(), any::<u32>(), string()).prop_map(
+            |(name, version, attributes, d, schema_url)| Scope {
+                name,
+                version,
+                attributes,
+                dropped_attributes_count: d,
+                schema_url,
+            },
+        )
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        (any::<u64>(), string(), attrs(), any::<u32>()).prop_map(|(time_ns, name, a, d)| Event {
+            time_ns,
+            name,
+            attributes: a,
+            dropped_attributes_count: d,
+        })
+    }
+
+    fn link() -> impl Strategy<Value = Link> {
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 8]>(),
+            string(),
+            attrs(),
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(t, s, trace_state, a, d, flags)| Link {
+                trace_id: TraceId(t),
+                span_id: SpanId(s),
+                trace_state,
+                attributes: a,
+                dropped_attributes_count: d,
+                flags,
+            })
+    }
+
+    /// A span without resource/scope (assigned from the chunk's tables by the caller).
+    fn span() -> impl Strategy<Value = Span> {
+        let ids = (
+            any::<[u8; 8]>(),
+            any::<[u8; 8]>(),
+            string(),
+            string(),
+            0usize..6,
+        );
+        let times = (any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>());
+        let bodies = (
+            attrs(),
+            prop::collection::vec(event(), 0..3),
+            prop::collection::vec(link(), 0..3),
+            0u8..3,
+            string(),
+            any::<u32>(),
+            any::<u32>(),
+        );
+        (ids, times, bodies).prop_map(|(ids, times, bodies)| {
+            let (sid, pid, trace_state, name, kind) = ids;
+            let (start_ns, end_ns, da, de) = times;
+            let (attributes, events, links, code, message, dl, flags) = bodies;
+            Span {
+                trace_id: TraceId::from_u128(7),
+                span_id: SpanId(sid),
+                parent_span_id: SpanId(pid),
+                trace_state,
+                name,
+                kind: SpanKind::ALL[kind],
+                start_ns,
+                end_ns,
+                attributes,
+                dropped_attributes_count: da,
+                events,
+                dropped_events_count: de,
+                links,
+                dropped_links_count: dl,
+                status: Status {
+                    code: StatusCode::from_i32(code as i32),
+                    message,
+                },
+                flags,
+                resource: Arc::default(),
+                scope: Arc::default(),
+            }
+        })
+    }
+
+    fn chunk() -> impl Strategy<Value = Vec<Span>> {
+        (
+            prop::collection::vec(resource(), 1..3),
+            prop::collection::vec(scope(), 1..3),
+            prop::collection::vec((span(), any::<usize>(), any::<usize>()), 0..5),
+        )
+            .prop_map(|(rs, cs, spans)| {
+                let rs: Vec<_> = rs.into_iter().map(Arc::new).collect();
+                let cs: Vec<_> = cs.into_iter().map(Arc::new).collect();
+                spans
+                    .into_iter()
+                    .map(|(mut s, ri, ci)| {
+                        s.resource = rs[ri % rs.len()].clone();
+                        s.scope = cs[ci % cs.len()].clone();
+                        s
+                    })
+                    .collect()
+            })
+    }
+
+    fn round_trip(spans: &[Span]) -> Vec<Span> {
+        let mut buf = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut buf);
+        let mut out = Vec::new();
+        decode_chunk(TraceId::from_u128(7), &buf, &mut out).expect("decodes");
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn chunks_round_trip_exactly(spans in chunk()) {
+            prop_assert_eq!(round_trip(&spans), spans);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let mut out = Vec::new();
+            let _ = decode_chunk(TraceId::ZERO, &bytes, &mut out);
+            let _ = decode_index_value(&bytes);
+        }
+
+        #[test]
+        fn decoding_mutated_chunks_never_panics(spans in chunk(), pos in any::<usize>(), b in any::<u8>(), cut in any::<usize>()) {
+            let mut buf = Vec::new();
+            ChunkEncoder::new().encode(spans.iter(), &mut buf);
+            let i = pos % buf.len();
+            buf[i] = b;
+            buf.truncate(cut % (buf.len() + 1));
+            let mut out = Vec::new();
+            let _ = decode_chunk(TraceId::ZERO, &buf, &mut out);
+        }
+
+        #[test]
+        fn index_values_round_trip(a in any::<u64>(), b in any::<u64>()) {
+            let mut buf = Vec::new();
+            encode_index_value(a, b, &mut buf);
+            prop_assert_eq!(decode_index_value(&buf).ok(), Some((a, b)));
+        }
+    }
+
+    #[test]
+    fn shared_resources_are_stored_once_and_shared_again() {
+        let res = Arc::new(Resource {
+            attributes: vec![KeyValue::string("service.name", "svc")],
+            ..Default::default()
+        });
+        let equal_copy = Arc::new((*res).clone());
+        let spans: Vec<Span> = (0..3u64)
+            .map(|i| Span {
+                span_id: SpanId::from_u64(i),
+                resource: if i == 2 {
+                    equal_copy.clone()
+                } else {
+                    res.clone()
+                },
+                ..Default::default()
+            })
+            .collect();
+        let mut buf = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut buf);
+        assert_eq!(buf[1], 1, "one resource in the table");
+        let mut out = Vec::new();
+        decode_chunk(TraceId::ZERO, &buf, &mut out).expect("decodes");
+        assert_eq!(out.len(), 3);
+        assert!(Arc::ptr_eq(&out[0].resource, &out[2].resource));
+        assert_eq!(*out[2].resource, *equal_copy);
+    }
+
+    #[test]
+    fn too_deep_values_are_cut_and_stay_readable() {
+        let mut v = Value::Int(1);
+        for _ in 0..(MAX_VALUE_DEPTH + 5) {
+            v = Value::Array(vec![v]);
+        }
+        let span = Span {
+            attributes: vec![KeyValue::new("deep", v)],
+            ..Default::default()
+        };
+        let out = round_trip(std::slice::from_ref(&span));
+        assert_eq!(out.len(), 1);
+        assert_ne!(out[0].attributes, span.attributes);
+    }
+
+    #[test]
+    fn end_before_start_and_extreme_times_survive() {
+        let span = Span {
+            trace_id: TraceId::from_u128(7),
+            start_ns: u64::MAX,
+            end_ns: 3,
+            events: vec![Event {
+                time_ns: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(round_trip(std::slice::from_ref(&span)), vec![span]);
+    }
+}

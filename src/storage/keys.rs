@@ -1,0 +1,763 @@
+//! Key encoding of the RocksDB trace store — the only place where its keys and column-family
+//! names are built or parsed.
+//!
+//! Owns: partition arithmetic (which partition a span start falls in), column-family names, the
+//! span-chunk key, every index key and index-prefix, and the bounds used to iterate them. Must
+//! never do I/O, never allocate per key on the write path (builders append to a caller's buffer)
+//! and never concatenate strings without the escape encoding below.
+//!
+//! # Layout
+//!
+//! Data is partitioned by **span start time**: partition start = ⌊start_secs / width⌋ · width.
+//! Each partition owns two column families; the `default` CF holds metadata only.
+//!
+//! | CF | key | value |
+//! |---|---|---|
+//! | `default` | `format_version` | u32 BE ([`FORMAT_VERSION`]) |
+//! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
+//! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
+//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
+//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
+//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
+//!
+//! - `str(s)`: order-preserving, prefix-free string encoding: every 0x00 byte becomes 0x00 0xFF
+//!   and the string ends with 0x00 0x01. No two different string tuples give the same bytes, byte
+//!   order equals string order, and the prefix for service `a` never matches service `ab` or
+//!   `a\0b`.
+//! - `rev_minute` = `u32::MAX - start_ns / 60e9`, big-endian: forward iteration is newest first.
+//! - `kind` = [`SpanKind`] as u8 (the OTLP number); `dur_bucket` = 64 − leading_zeros(duration_ns)
+//!   (0 for a zero duration), so bucket *b* ≥ 1 holds durations in [2^(b−1), 2^b − 1].
+//! - `T` rows cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
+//!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
+//!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
+//!   row) are not indexed and must never drive a search.
+//! - chunk_id = FNV-1a 64 of the encoded chunk: an identical retry overwrites itself.
+
+use std::fmt;
+
+use thiserror::Error;
+
+use super::StorageError;
+use crate::model::{SpanKind, TraceId};
+
+/// On-disk format of this build. Bump on any incompatible change of keys or values.
+pub const FORMAT_VERSION: u32 = 1;
+/// `default` CF key holding the format version (u32 big-endian).
+pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
+
+const SPANS_CF_PREFIX: &str = "spans.";
+const INDEX_CF_PREFIX: &str = "index.";
+const CF_START_DIGITS: usize = 12;
+
+pub const TRACE_ID_LEN: usize = 16;
+pub const SPAN_KEY_LEN: usize = TRACE_ID_LEN + 8;
+/// Bytes after an index prefix: rev_minute(4) ‖ trace_id(16).
+pub const ENTRY_SUFFIX_LEN: usize = 4 + TRACE_ID_LEN;
+/// Longest attribute key or value (bytes, string form) written to the tag index.
+pub const MAX_INDEXED_LEN: usize = 256;
+
+pub const TAG_CATALOG: u8 = b'C';
+pub const TAG_SERVICE: u8 = b'S';
+pub const TAG_OPERATION: u8 = b'O';
+pub const TAG_ATTRIBUTE: u8 = b'T';
+pub const TAG_DURATION: u8 = b'D';
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SEC;
+
+/// A key that does not parse.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("key truncated while reading {what}")]
+    Truncated { what: &'static str },
+    #[error("unknown index key tag {0:#04x}")]
+    UnknownTag(u8),
+    #[error("bad string escape while reading {what}")]
+    BadEscape { what: &'static str },
+    #[error("{what} is not utf-8")]
+    NotUtf8 { what: &'static str },
+    #[error("unknown span kind {0}")]
+    BadKind(u8),
+    #[error("{0} trailing bytes after the key")]
+    Trailing(usize),
+}
+
+impl From<KeyError> for StorageError {
+    fn from(e: KeyError) -> Self {
+        StorageError::Corrupt {
+            what: "key",
+            detail: e.to_string(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partitions and column families
+
+/// Start (Unix seconds) of the partition holding a span that starts at `start_ns`.
+pub fn partition_start_secs(start_ns: u64, width_secs: u64) -> u64 {
+    let width = width_secs.max(1);
+    (start_ns / NANOS_PER_SEC) / width * width
+}
+
+/// Which of a partition's two column families a name denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionCf {
+    Spans,
+    Index,
+}
+
+/// Zero-padded so that name order is time order.
+struct CfStart(u64);
+
+impl fmt::Display for CfStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:0width$}", self.0, width = CF_START_DIGITS)
+    }
+}
+
+pub fn spans_cf_name(partition_start_secs: u64) -> String {
+    format!("{SPANS_CF_PREFIX}{}", CfStart(partition_start_secs))
+}
+
+pub fn index_cf_name(partition_start_secs: u64) -> String {
+    format!("{INDEX_CF_PREFIX}{}", CfStart(partition_start_secs))
+}
+
+/// Parses a partition CF name; `None` for `default` and for names this build does not know.
+pub fn parse_cf_name(name: &str) -> Option<(PartitionCf, u64)> {
+    let (kind, digits) = if let Some(d) = name.strip_prefix(SPANS_CF_PREFIX) {
+        (PartitionCf::Spans, d)
+    } else if let Some(d) = name.strip_prefix(INDEX_CF_PREFIX) {
+        (PartitionCf::Index, d)
+    } else {
+        return None;
+    };
+    if digits.len() != CF_START_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(|start| (kind, start))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time buckets
+
+/// Minutes since the Unix epoch (fits in u32 for every u64 nanosecond time).
+pub fn minute_of(start_ns: u64) -> u32 {
+    (start_ns / NANOS_PER_MINUTE) as u32
+}
+
+/// The reversed minute used in index keys: newer minutes sort first.
+pub fn rev_minute(start_ns: u64) -> u32 {
+    u32::MAX - minute_of(start_ns)
+}
+
+/// Power-of-two duration bucket: 64 − leading_zeros (0 for 0).
+pub fn duration_bucket(duration_ns: u64) -> u8 {
+    (64 - duration_ns.leading_zeros()) as u8
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spans CF
+
+/// trace_id(16) ‖ chunk_id(8 BE).
+pub fn span_key(trace_id: TraceId, chunk_id: u64) -> [u8; SPAN_KEY_LEN] {
+    let mut k = [0u8; SPAN_KEY_LEN];
+    k[..TRACE_ID_LEN].copy_from_slice(&trace_id.0);
+    k[TRACE_ID_LEN..].copy_from_slice(&chunk_id.to_be_bytes());
+    k
+}
+
+pub fn parse_span_key(key: &[u8]) -> Result<(TraceId, u64), KeyError> {
+    if key.len() < SPAN_KEY_LEN {
+        return Err(KeyError::Truncated { what: "span key" });
+    }
+    if key.len() > SPAN_KEY_LEN {
+        return Err(KeyError::Trailing(key.len() - SPAN_KEY_LEN));
+    }
+    let mut id = [0u8; TRACE_ID_LEN];
+    id.copy_from_slice(&key[..TRACE_ID_LEN]);
+    let mut chunk = [0u8; 8];
+    chunk.copy_from_slice(&key[TRACE_ID_LEN..]);
+    Ok((TraceId(id), u64::from_be_bytes(chunk)))
+}
+
+/// Iteration bounds of one trace's chunks: `[trace_id, trace_id + 1)`; no upper bound for the
+/// all-ones ID (the prefix check bounds it then).
+pub fn trace_bounds(trace_id: TraceId) -> (Vec<u8>, Option<Vec<u8>>) {
+    (trace_id.0.to_vec(), prefix_successor(&trace_id.0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index CF: strings
+
+/// Appends the order-preserving, prefix-free encoding of `s`.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    if !bytes.contains(&0) {
+        out.extend_from_slice(bytes);
+    } else {
+        for &b in bytes {
+            out.push(b);
+            if b == 0 {
+                out.push(0xFF);
+            }
+        }
+    }
+    out.extend_from_slice(&[0x00, 0x01]);
+}
+
+fn read_str(input: &mut &[u8], what: &'static str) -> Result<String, KeyError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let Some(&b) = input.get(i) else {
+            return Err(KeyError::Truncated { what });
+        };
+        if b != 0 {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match input.get(i + 1) {
+            Some(0xFF) => {
+                out.push(0);
+                i += 2;
+            }
+            Some(0x01) => {
+                *input = &input[i + 2..];
+                return String::from_utf8(out).map_err(|_| KeyError::NotUtf8 { what });
+            }
+            Some(_) => return Err(KeyError::BadEscape { what }),
+            None => return Err(KeyError::Truncated { what }),
+        }
+    }
+}
+
+fn read_u8(input: &mut &[u8], what: &'static str) -> Result<u8, KeyError> {
+    let (&b, rest) = input.split_first().ok_or(KeyError::Truncated { what })?;
+    *input = rest;
+    Ok(b)
+}
+
+fn read_kind(input: &mut &[u8]) -> Result<SpanKind, KeyError> {
+    let b = read_u8(input, "span kind")?;
+    SpanKind::ALL
+        .get(b as usize)
+        .copied()
+        .ok_or(KeyError::BadKind(b))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index CF: prefixes and entries
+
+/// `C` ‖ str(service) ‖ str(operation) ‖ kind.
+pub fn catalog_key(out: &mut Vec<u8>, service: &str, operation: &str, kind: SpanKind) {
+    out.push(TAG_CATALOG);
+    push_str(out, service);
+    push_str(out, operation);
+    out.push(kind as u8);
+}
+
+/// Prefix of the catalog rows: all of them, those of one service, or of one (service, operation).
+pub fn catalog_prefix(out: &mut Vec<u8>, service: Option<&str>, operation: Option<&str>) {
+    out.push(TAG_CATALOG);
+    if let Some(s) = service {
+        push_str(out, s);
+        if let Some(op) = operation {
+            push_str(out, op);
+        }
+    }
+}
+
+/// `S` ‖ str(service).
+pub fn service_prefix(out: &mut Vec<u8>, service: &str) {
+    out.push(TAG_SERVICE);
+    push_str(out, service);
+}
+
+/// `O` ‖ str(service) ‖ str(operation) ‖ kind.
+pub fn operation_prefix(out: &mut Vec<u8>, service: &str, operation: &str, kind: SpanKind) {
+    out.push(TAG_OPERATION);
+    push_str(out, service);
+    push_str(out, operation);
+    out.push(kind as u8);
+}
+
+/// `T` ‖ str(service) ‖ str(key) ‖ str(value).
+pub fn tag_prefix(out: &mut Vec<u8>, service: &str, key: &str, value: &str) {
+    out.push(TAG_ATTRIBUTE);
+    push_str(out, service);
+    push_str(out, key);
+    push_str(out, value);
+}
+
+/// `D` ‖ str(service) ‖ dur_bucket.
+pub fn duration_prefix(out: &mut Vec<u8>, service: &str, bucket: u8) {
+    out.push(TAG_DURATION);
+    push_str(out, service);
+    out.push(bucket);
+}
+
+/// Appends rev_minute(4 BE) ‖ trace_id(16) to a prefix, completing an `S`/`O`/`T`/`D` key.
+pub fn push_entry_suffix(out: &mut Vec<u8>, rev_minute: u32, trace_id: TraceId) {
+    out.extend_from_slice(&rev_minute.to_be_bytes());
+    out.extend_from_slice(&trace_id.0);
+}
+
+/// The (rev_minute, trace_id) of an `S`/`O`/`T`/`D` key known to start with a prefix of
+/// `prefix_len` bytes.
+pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId), KeyError> {
+    let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
+        what: "index entry",
+    })?;
+    if suffix.len() < ENTRY_SUFFIX_LEN {
+        return Err(KeyError::Truncated {
+            what: "index entry",
+        });
+    }
+    if suffix.len() > ENTRY_SUFFIX_LEN {
+        return Err(KeyError::Trailing(suffix.len() - ENTRY_SUFFIX_LEN));
+    }
+    let mut minute = [0u8; 4];
+    minute.copy_from_slice(&suffix[..4]);
+    let mut id = [0u8; TRACE_ID_LEN];
+    id.copy_from_slice(&suffix[4..]);
+    Ok((u32::from_be_bytes(minute), TraceId(id)))
+}
+
+/// Iteration bounds for the entries under `prefix` whose minute lies in
+/// [minute(start_min_ns), minute(start_max_ns)]: `(lower inclusive, upper exclusive)`.
+/// Forward iteration from `lower` yields the newest minute first.
+pub fn entry_range(prefix: &[u8], start_min_ns: u64, start_max_ns: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut lower = Vec::with_capacity(prefix.len() + 4);
+    lower.extend_from_slice(prefix);
+    lower.extend_from_slice(&rev_minute(start_max_ns).to_be_bytes());
+    let mut oldest = Vec::with_capacity(prefix.len() + 4);
+    oldest.extend_from_slice(prefix);
+    oldest.extend_from_slice(&rev_minute(start_min_ns).to_be_bytes());
+    // Every prefix starts with an ASCII tag byte, so a successor always exists.
+    let upper = prefix_successor(&oldest).unwrap_or_else(|| vec![0xFF; oldest.len() + 1]);
+    (lower, upper)
+}
+
+/// Iteration bounds of every key starting with `prefix`: `(prefix, successor)`.
+pub fn prefix_range(prefix: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    (prefix.to_vec(), prefix_successor(prefix))
+}
+
+/// The smallest byte string greater than every string starting with `prefix`; `None` when
+/// `prefix` is all 0xFF (or empty).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&b| b != 0xFF)?;
+    let mut out = prefix[..=last].to_vec();
+    out[last] += 1;
+    Some(out)
+}
+
+/// A parsed index key (tests, tools and the catalog; the hot path uses the builders above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexKey {
+    Catalog {
+        service: String,
+        operation: String,
+        kind: SpanKind,
+    },
+    Service {
+        service: String,
+        rev_minute: u32,
+        trace_id: TraceId,
+    },
+    Operation {
+        service: String,
+        operation: String,
+        kind: SpanKind,
+        rev_minute: u32,
+        trace_id: TraceId,
+    },
+    Tag {
+        service: String,
+        key: String,
+        value: String,
+        rev_minute: u32,
+        trace_id: TraceId,
+    },
+    Duration {
+        service: String,
+        bucket: u8,
+        rev_minute: u32,
+        trace_id: TraceId,
+    },
+}
+
+impl IndexKey {
+    /// Appends the key bytes.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            IndexKey::Catalog {
+                service,
+                operation,
+                kind,
+            } => catalog_key(out, service, operation, *kind),
+            IndexKey::Service {
+                service,
+                rev_minute,
+                trace_id,
+            } => {
+                service_prefix(out, service);
+                push_entry_suffix(out, *rev_minute, *trace_id);
+            }
+            IndexKey::Operation {
+                service,
+                operation,
+                kind,
+                rev_minute,
+                trace_id,
+            } => {
+                operation_prefix(out, service, operation, *kind);
+                push_entry_suffix(out, *rev_minute, *trace_id);
+            }
+            IndexKey::Tag {
+                service,
+                key,
+                value,
+                rev_minute,
+                trace_id,
+            } => {
+                tag_prefix(out, service, key, value);
+                push_entry_suffix(out, *rev_minute, *trace_id);
+            }
+            IndexKey::Duration {
+                service,
+                bucket,
+                rev_minute,
+                trace_id,
+            } => {
+                duration_prefix(out, service, *bucket);
+                push_entry_suffix(out, *rev_minute, *trace_id);
+            }
+        }
+    }
+
+    pub fn parse(key: &[u8]) -> Result<IndexKey, KeyError> {
+        let mut input = key;
+        let tag = read_u8(&mut input, "index tag")?;
+        let parsed = match tag {
+            TAG_CATALOG => {
+                let service = read_str(&mut input, "service")?;
+                let operation = read_str(&mut input, "operation")?;
+                let kind = read_kind(&mut input)?;
+                if !input.is_empty() {
+                    return Err(KeyError::Trailing(input.len()));
+                }
+                return Ok(IndexKey::Catalog {
+                    service,
+                    operation,
+                    kind,
+                });
+            }
+            TAG_SERVICE => {
+                let service = read_str(&mut input, "service")?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                IndexKey::Service {
+                    service,
+                    rev_minute,
+                    trace_id,
+                }
+            }
+            TAG_OPERATION => {
+                let service = read_str(&mut input, "service")?;
+                let operation = read_str(&mut input, "operation")?;
+                let kind = read_kind(&mut input)?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                IndexKey::Operation {
+                    service,
+                    operation,
+                    kind,
+                    rev_minute,
+                    trace_id,
+                }
+            }
+            TAG_ATTRIBUTE => {
+                let service = read_str(&mut input, "service")?;
+                let key = read_str(&mut input, "attribute key")?;
+                let value = read_str(&mut input, "attribute value")?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                IndexKey::Tag {
+                    service,
+                    key,
+                    value,
+                    rev_minute,
+                    trace_id,
+                }
+            }
+            TAG_DURATION => {
+                let service = read_str(&mut input, "service")?;
+                let bucket = read_u8(&mut input, "duration bucket")?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                IndexKey::Duration {
+                    service,
+                    bucket,
+                    rev_minute,
+                    trace_id,
+                }
+            }
+            other => return Err(KeyError::UnknownTag(other)),
+        };
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings with plenty of 0x00, 0x01 and 0xFF-adjacent characters.
+    fn tricky_string() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just('\u{0}'),
+                Just('\u{1}'),
+                Just('a'),
+                Just('b'),
+                Just('\u{ff}'),
+                any::<char>(),
+            ],
+            0..8,
+        )
+        .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    fn kind() -> impl Strategy<Value = SpanKind> {
+        prop::sample::select(SpanKind::ALL.to_vec())
+    }
+
+    fn trace_id() -> impl Strategy<Value = TraceId> {
+        any::<[u8; 16]>().prop_map(TraceId)
+    }
+
+    fn index_key() -> impl Strategy<Value = IndexKey> {
+        prop_oneof![
+            (tricky_string(), tricky_string(), kind()).prop_map(|(service, operation, kind)| {
+                IndexKey::Catalog {
+                    service,
+                    operation,
+                    kind,
+                }
+            }),
+            (tricky_string(), any::<u32>(), trace_id()).prop_map(
+                |(service, rev_minute, trace_id)| IndexKey::Service {
+                    service,
+                    rev_minute,
+                    trace_id,
+                }
+            ),
+            (
+                tricky_string(),
+                tricky_string(),
+                kind(),
+                any::<u32>(),
+                trace_id()
+            )
+                .prop_map(|(service, operation, kind, rev_minute, trace_id)| {
+                    IndexKey::Operation {
+                        service,
+                        operation,
+                        kind,
+                        rev_minute,
+                        trace_id,
+                    }
+                }),
+            (
+                tricky_string(),
+                tricky_string(),
+                tricky_string(),
+                any::<u32>(),
+                trace_id()
+            )
+                .prop_map(|(service, key, value, rev_minute, trace_id)| {
+                    IndexKey::Tag {
+                        service,
+                        key,
+                        value,
+                        rev_minute,
+                        trace_id,
+                    }
+                }),
+            (tricky_string(), 0u8..=64, any::<u32>(), trace_id()).prop_map(
+                |(service, bucket, rev_minute, trace_id)| IndexKey::Duration {
+                    service,
+                    bucket,
+                    rev_minute,
+                    trace_id,
+                }
+            ),
+        ]
+    }
+
+    fn encoded(k: &IndexKey) -> Vec<u8> {
+        let mut out = Vec::new();
+        k.encode(&mut out);
+        out
+    }
+
+    fn enc_str(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_str(&mut out, s);
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn index_keys_round_trip(k in index_key()) {
+            prop_assert_eq!(IndexKey::parse(&encoded(&k)), Ok(k));
+        }
+
+        #[test]
+        fn span_keys_round_trip(id in trace_id(), chunk in any::<u64>()) {
+            prop_assert_eq!(parse_span_key(&span_key(id, chunk)), Ok((id, chunk)));
+        }
+
+        #[test]
+        fn string_encoding_preserves_order(a in tricky_string(), b in tricky_string()) {
+            prop_assert_eq!(a.as_bytes().cmp(b.as_bytes()), enc_str(&a).cmp(&enc_str(&b)));
+        }
+
+        #[test]
+        fn string_pairs_never_collide(
+            a in tricky_string(), b in tricky_string(),
+            c in tricky_string(), d in tricky_string(),
+        ) {
+            let mut ab = enc_str(&a);
+            ab.extend(enc_str(&b));
+            let mut cd = enc_str(&c);
+            cd.extend(enc_str(&d));
+            prop_assert_eq!(ab == cd, (a, b) == (c, d));
+        }
+
+        #[test]
+        fn newer_minutes_sort_first(
+            svc in tricky_string(),
+            t1 in any::<u64>(), t2 in any::<u64>(),
+            id1 in trace_id(), id2 in trace_id(),
+        ) {
+            prop_assume!(minute_of(t1) != minute_of(t2));
+            let k = |t: u64, id: TraceId| {
+                let mut out = Vec::new();
+                service_prefix(&mut out, &svc);
+                push_entry_suffix(&mut out, rev_minute(t), id);
+                out
+            };
+            let newer_first = k(t1, id1) < k(t2, id2);
+            prop_assert_eq!(newer_first, minute_of(t1) > minute_of(t2));
+        }
+
+        #[test]
+        fn prefixes_contain_exactly_their_keys(
+            svc in tricky_string(), other in tricky_string(),
+            key in tricky_string(), value in tricky_string(), op in tricky_string(),
+            kind in kind(), minute in any::<u32>(), id in trace_id(), t in any::<u64>(),
+        ) {
+            // Keys of `svc` start with the prefixes of `svc` ...
+            let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), value: value.clone(), rev_minute: minute, trace_id: id };
+            let mut p = Vec::new();
+            tag_prefix(&mut p, &svc, &key, &value);
+            prop_assert!(encoded(&k).starts_with(&p));
+            let k = IndexKey::Operation { service: svc.clone(), operation: op.clone(), kind, rev_minute: minute, trace_id: id };
+            let mut p = Vec::new();
+            operation_prefix(&mut p, &svc, &op, kind);
+            prop_assert!(encoded(&k).starts_with(&p));
+            let mut p = Vec::new();
+            catalog_prefix(&mut p, Some(&svc), Some(&op));
+            let mut c = Vec::new();
+            catalog_key(&mut c, &svc, &op, kind);
+            prop_assert!(c.starts_with(&p));
+            // ... and never with the prefixes of another service.
+            let k = IndexKey::Service { service: other.clone(), rev_minute: rev_minute(t), trace_id: id };
+            let mut p = Vec::new();
+            service_prefix(&mut p, &svc);
+            prop_assert_eq!(encoded(&k).starts_with(&p), svc == other);
+            let (lower, upper) = entry_range(&p, 0, u64::MAX);
+            let ek = encoded(&k);
+            prop_assert_eq!(ek >= lower && ek < upper, svc == other);
+        }
+
+        #[test]
+        fn entry_range_holds_exactly_the_window(
+            svc in tricky_string(), a in any::<u64>(), b in any::<u64>(), t in any::<u64>(),
+            id in trace_id(),
+        ) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let mut p = Vec::new();
+            duration_prefix(&mut p, &svc, 7);
+            let (lower, upper) = entry_range(&p, lo, hi);
+            let mut k = p.clone();
+            push_entry_suffix(&mut k, rev_minute(t), id);
+            let inside = minute_of(t) >= minute_of(lo) && minute_of(t) <= minute_of(hi);
+            prop_assert_eq!(k >= lower && k < upper, inside);
+            prop_assert_eq!(parse_entry_suffix(&k, p.len()), Ok((rev_minute(t), id)));
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = IndexKey::parse(&bytes);
+            let _ = parse_span_key(&bytes);
+        }
+    }
+
+    #[test]
+    fn service_prefix_excludes_longer_and_escaped_names() {
+        let mut a = Vec::new();
+        service_prefix(&mut a, "a");
+        for other in ["ab", "a\0b", "a\0", "\0a"] {
+            let mut k = Vec::new();
+            service_prefix(&mut k, other);
+            push_entry_suffix(&mut k, 1, TraceId::ZERO);
+            assert!(!k.starts_with(&a), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn cf_names_round_trip_and_sort_by_time() {
+        assert_eq!(spans_cf_name(86_400), "spans.000000086400");
+        assert_eq!(
+            parse_cf_name(&index_cf_name(42)),
+            Some((PartitionCf::Index, 42))
+        );
+        assert_eq!(
+            parse_cf_name(&spans_cf_name(7)),
+            Some((PartitionCf::Spans, 7))
+        );
+        assert_eq!(parse_cf_name("default"), None);
+        assert_eq!(parse_cf_name("spans.12"), None);
+        assert!(spans_cf_name(99_999) < spans_cf_name(100_000));
+    }
+
+    #[test]
+    fn buckets_and_partitions() {
+        assert_eq!(duration_bucket(0), 0);
+        assert_eq!(duration_bucket(1), 1);
+        assert_eq!(duration_bucket(1023), 10);
+        assert_eq!(duration_bucket(1024), 11);
+        assert_eq!(duration_bucket(u64::MAX), 64);
+        assert_eq!(partition_start_secs(86_399_999_999_999, 86_400), 0);
+        assert_eq!(partition_start_secs(86_400_000_000_000, 86_400), 86_400);
+        assert_eq!(prefix_successor(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_successor(&[0xFF]), None);
+    }
+
+    #[test]
+    fn bad_escapes_are_errors() {
+        assert_eq!(
+            IndexKey::parse(&[b'S', b'a', 0, 7]),
+            Err(KeyError::BadEscape { what: "service" })
+        );
+        assert_eq!(IndexKey::parse(&[b'X']), Err(KeyError::UnknownTag(b'X')));
+        assert_eq!(
+            IndexKey::parse(&[b'C', 0, 1, 0, 1, 9]),
+            Err(KeyError::BadKind(9))
+        );
+    }
+}

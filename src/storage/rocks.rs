@@ -1,0 +1,489 @@
+//! The embedded RocksDB trace store (the default backend).
+//!
+//! Owns the database handle, the set of live time partitions (two column families each, created
+//! lazily on first write and dropped whole by retention), the column-family options (shared LRU
+//! block cache, one write-buffer manager bounding all memtables, zstd) and the `TraceStore`
+//! contract on top of them. The key layout is documented in [`super::keys`], the value encoding
+//! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`.
+//!
+//! Every method blocks: callers run it on blocking threads, never on an async executor or an
+//! arbiter thread. It must never delete data key by key (retention drops column families), never
+//! iterate without a bound, and never acknowledge a write before its `WriteBatch` (spans and index
+//! entries together) is in the write-ahead log.
+
+mod search;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{
+    BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
+    FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBufferManager,
+};
+use std::sync::Arc;
+
+use super::codec;
+use super::keys::{self, PartitionCf};
+use super::{CatalogEntry, RetentionReport, StorageError, StoreStats, TraceStore};
+use crate::model::{Operation, Span, SpanBatch, Trace, TraceId, TraceQuery};
+
+type Db = rocksdb::DBWithThreadMode<MultiThreaded>;
+
+/// Tuning of the RocksDB store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RocksOptions {
+    /// Width of a time partition (seconds of span start time). Retention granularity.
+    pub partition_width_secs: u64,
+    /// fsync the WAL on every write. Off, a write survives a process kill (the WAL write reached
+    /// the OS) but not a power loss.
+    pub sync_writes: bool,
+    /// Shared LRU block cache for all column families.
+    pub block_cache_bytes: usize,
+    /// Memtable memory of all column families together.
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for RocksOptions {
+    fn default() -> Self {
+        RocksOptions {
+            partition_width_secs: 86_400,
+            sync_writes: false,
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The RocksDB-backed [`TraceStore`]. `Send + Sync`; share it as `Arc<RocksStore>`.
+pub struct RocksStore {
+    db: Db,
+    path: PathBuf,
+    opts: RocksOptions,
+    cache: Cache,
+    /// Start (Unix seconds) of every partition whose two column families both exist.
+    partitions: RwLock<BTreeSet<u64>>,
+    /// Serialises partition creation so that two writers never create the same CF.
+    create_lock: Mutex<()>,
+}
+
+/// Largest memtable of one column family; the write-buffer manager bounds the sum.
+const MAX_CF_WRITE_BUFFER_BYTES: usize = 64 << 20;
+
+impl RocksStore {
+    /// Opens (or creates) the store at `path`, discovering its partitions. Fails with
+    /// [`StorageError::FormatVersion`] when the data was written by an incompatible build.
+    pub fn open(path: &Path, opts: RocksOptions) -> Result<RocksStore, StorageError> {
+        let opts = RocksOptions {
+            partition_width_secs: opts.partition_width_secs.max(1),
+            ..opts
+        };
+        std::fs::create_dir_all(path).map_err(|source| StorageError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let db_opts = db_options(&opts);
+        let existing = if path.join("CURRENT").exists() {
+            Db::list_cf(&db_opts, path)?
+        } else {
+            Vec::new()
+        };
+        let mut descriptors = Vec::new();
+        let mut spans = BTreeSet::new();
+        let mut index = BTreeSet::new();
+        for name in &existing {
+            let cf_opts = match keys::parse_cf_name(name) {
+                Some((PartitionCf::Spans, start)) => {
+                    spans.insert(start);
+                    spans_cf_options(&opts, &cache)
+                }
+                Some((PartitionCf::Index, start)) => {
+                    index.insert(start);
+                    index_cf_options(&opts, &cache)
+                }
+                // `default`, or a family of a newer build: opened with plain options.
+                None => default_cf_options(&cache),
+            };
+            descriptors.push(ColumnFamilyDescriptor::new(name.as_str(), cf_opts));
+        }
+        let db = Db::open_cf_descriptors(&db_opts, path, descriptors)?;
+        let store = RocksStore {
+            db,
+            path: path.to_path_buf(),
+            opts,
+            cache,
+            partitions: RwLock::new(spans.intersection(&index).copied().collect()),
+            create_lock: Mutex::new(()),
+        };
+        store.check_format_version()?;
+        // A partition with only one of its families was being created or dropped when the
+        // process died. Creation writes no data before both exist, and a drop was wanted, so
+        // finishing the drop is right in both cases.
+        for &start in spans.symmetric_difference(&index) {
+            for name in [keys::index_cf_name(start), keys::spans_cf_name(start)] {
+                if store.db.cf_handle(&name).is_some() {
+                    store.db.drop_cf(&name)?;
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &RocksOptions {
+        &self.opts
+    }
+
+    /// Starts (Unix seconds) of the live partitions, oldest first.
+    pub fn partition_starts(&self) -> Vec<u64> {
+        self.partitions.read().iter().copied().collect()
+    }
+
+    fn check_format_version(&self) -> Result<(), StorageError> {
+        match self.db.get(keys::FORMAT_VERSION_KEY)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt {
+                        what: "format version",
+                        detail: format!("{} bytes instead of 4", v.len()),
+                    })?;
+                if found != keys::FORMAT_VERSION {
+                    return Err(StorageError::FormatVersion {
+                        path: self.path.display().to_string(),
+                        found,
+                        expected: keys::FORMAT_VERSION,
+                    });
+                }
+                Ok(())
+            }
+            None if self.partitions.read().is_empty() => {
+                let mut wo = rocksdb::WriteOptions::default();
+                wo.set_sync(true);
+                self.db.put_opt(
+                    keys::FORMAT_VERSION_KEY,
+                    keys::FORMAT_VERSION.to_be_bytes(),
+                    &wo,
+                )?;
+                Ok(())
+            }
+            None => Err(StorageError::Corrupt {
+                what: "format version",
+                detail: "partitions exist but no format version is recorded".into(),
+            }),
+        }
+    }
+
+    fn partition_of(&self, start_ns: u64) -> u64 {
+        keys::partition_start_secs(start_ns, self.opts.partition_width_secs)
+    }
+
+    /// Creates the partitions in `starts` that do not exist yet.
+    fn ensure_partitions(&self, starts: &[u64]) -> Result<(), StorageError> {
+        if starts.iter().all(|s| self.partitions.read().contains(s)) {
+            return Ok(());
+        }
+        let _creating = self.create_lock.lock();
+        for &start in starts {
+            if self.partitions.read().contains(&start) {
+                continue;
+            }
+            // Index first, then spans: see the recovery rule in `open`.
+            let index = keys::index_cf_name(start);
+            if self.db.cf_handle(&index).is_none() {
+                self.db
+                    .create_cf(&index, &index_cf_options(&self.opts, &self.cache))?;
+            }
+            let spans = keys::spans_cf_name(start);
+            if self.db.cf_handle(&spans).is_none() {
+                self.db
+                    .create_cf(&spans, &spans_cf_options(&self.opts, &self.cache))?;
+            }
+            self.partitions.write().insert(start);
+        }
+        Ok(())
+    }
+
+    /// The live partitions overlapping [min_ns, max_ns], newest first.
+    fn partitions_overlapping(&self, min_ns: u64, max_ns: u64) -> Vec<u64> {
+        let width = self.opts.partition_width_secs as u128;
+        let (min_ns, max_ns) = (min_ns as u128, max_ns as u128);
+        self.partitions
+            .read()
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&start| {
+                let from = start as u128 * 1_000_000_000;
+                let to = (start as u128 + width) * 1_000_000_000;
+                from <= max_ns && to > min_ns
+            })
+            .collect()
+    }
+
+    fn spans_cf(&self, start: u64) -> Option<Arc<BoundColumnFamily<'_>>> {
+        self.db.cf_handle(&keys::spans_cf_name(start))
+    }
+
+    fn index_cf(&self, start: u64) -> Option<Arc<BoundColumnFamily<'_>>> {
+        self.db.cf_handle(&keys::index_cf_name(start))
+    }
+
+    /// Appends the spans of `id` stored in one partition.
+    fn read_trace_in(
+        &self,
+        cf: &Arc<BoundColumnFamily<'_>>,
+        id: TraceId,
+        out: &mut Vec<Span>,
+    ) -> Result<(), StorageError> {
+        let (lower, upper) = keys::trace_bounds(id);
+        let mut ro = ReadOptions::default();
+        ro.set_prefix_same_as_start(true);
+        ro.set_iterate_lower_bound(lower.clone());
+        if let Some(upper) = upper {
+            ro.set_iterate_upper_bound(upper);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(&lower);
+        while let Some((key, value)) = it.item() {
+            if !key.starts_with(&id.0) {
+                break;
+            }
+            keys::parse_span_key(key)?;
+            codec::decode_chunk(id, value, out)?;
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Drops one partition (index first, then spans: see `open`). The caller holds the
+    /// partitions write lock, so no write is using its families.
+    fn drop_partition(&self, parts: &mut BTreeSet<u64>, start: u64) -> Result<(), StorageError> {
+        parts.remove(&start);
+        for name in [keys::index_cf_name(start), keys::spans_cf_name(start)] {
+            if self.db.cf_handle(&name).is_some() {
+                self.db.drop_cf(&name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of one partition: SST files plus memtables of both families.
+    fn partition_bytes(&self, start: u64) -> u64 {
+        let mut total = 0;
+        for cf in [self.spans_cf(start), self.index_cf(start)]
+            .into_iter()
+            .flatten()
+        {
+            for prop in [
+                rocksdb::properties::TOTAL_SST_FILES_SIZE,
+                rocksdb::properties::SIZE_ALL_MEM_TABLES,
+            ] {
+                total += self
+                    .db
+                    .property_int_value_cf(&cf, prop)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+            }
+        }
+        total
+    }
+}
+
+fn db_options(opts: &RocksOptions) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(
+        opts.write_buffer_bytes,
+        false,
+    ));
+    // With many column families the WAL lives as long as the least recently flushed one; this
+    // forces stale partitions to flush so the WAL (and restart replay) stays bounded.
+    o.set_max_total_wal_size(opts.write_buffer_bytes as u64);
+    o.set_max_background_jobs(2);
+    o.set_bytes_per_sync(1 << 20);
+    o.set_keep_log_file_num(4);
+    o.set_compression_type(DBCompressionType::Zstd);
+    o
+}
+
+fn cf_write_buffer(opts: &RocksOptions) -> usize {
+    (opts.write_buffer_bytes / 4).clamp(1 << 20, MAX_CF_WRITE_BUFFER_BYTES)
+}
+
+fn default_cf_options(cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(1 << 20);
+    o.set_compression_type(DBCompressionType::Zstd);
+    o
+}
+
+/// Spans: 16-byte (trace ID) prefix extractor with a prefix bloom filter, so a trace lookup is
+/// one filtered probe per partition.
+fn spans_cf_options(opts: &RocksOptions, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_bloom_filter(10.0, true);
+    table.set_whole_key_filtering(false);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    let env = |k: &str, d: i32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    table.set_block_size(env("TH_BLOCK", 16 << 10) as usize);
+    let mut o = Options::default();
+    let dict = env("TH_DICT", 0);
+    o.set_compression_options(-14, env("TH_LEVEL", 32767), 0, dict);
+    if dict > 0 { o.set_zstd_max_train_bytes(dict * 100); o.set_bottommost_compression_type(DBCompressionType::Zstd); o.set_bottommost_compression_options(-14, env("TH_LEVEL", 32767), 0, dict, true); o.set_bottommost_zstd_max_train_bytes(dict*100, true); }
+    o.set_prefix_extractor(SliceTransform::create_fixed_prefix(keys::TRACE_ID_LEN));
+    o.set_memtable_prefix_bloom_ratio(0.05);
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(cf_write_buffer(opts));
+    o.set_compression_type(DBCompressionType::Zstd);
+    o
+}
+
+/// Index: plain ordered keys, read by bounded range iteration only.
+fn index_cf_options(opts: &RocksOptions, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(cf_write_buffer(opts));
+    o.set_compression_type(DBCompressionType::Zstd);
+    o
+}
+
+/// Sum of the file sizes under `dir` (the whole database: SSTs, WAL, manifest, logs).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+impl TraceStore for RocksStore {
+    fn write(&self, batch: &SpanBatch) -> Result<(), StorageError> {
+        write::write_batch(self, batch)
+    }
+
+    fn get_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
+        let starts: Vec<u64> = self.partitions.read().iter().rev().copied().collect();
+        let mut spans = Vec::new();
+        for start in starts {
+            // A partition dropped since the snapshot simply has nothing any more.
+            if let Some(cf) = self.spans_cf(start) {
+                self.read_trace_in(&cf, id, &mut spans)?;
+            }
+        }
+        spans.sort_by(|a, b| (a.start_ns, a.span_id).cmp(&(b.start_ns, b.span_id)));
+        Ok(spans)
+    }
+
+    fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+        Ok(search::find_traces(self, query)?
+            .into_iter()
+            .map(|t| t.trace_id)
+            .collect())
+    }
+
+    fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+        search::find_traces(self, query)
+    }
+
+    fn catalog(&self) -> Result<Vec<CatalogEntry>, StorageError> {
+        let starts = self.partition_starts();
+        let mut all = BTreeSet::new();
+        for start in starts {
+            if let Some(cf) = self.index_cf(start) {
+                for (service, name, span_kind) in search::catalog_rows(self, &cf, None, None)? {
+                    all.insert(CatalogEntry {
+                        service,
+                        operation: Operation { name, span_kind },
+                    });
+                }
+            }
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    fn drop_expired(&self, cutoff_ns: u64) -> Result<RetentionReport, StorageError> {
+        let width = self.opts.partition_width_secs as u128;
+        let mut parts = self.partitions.write();
+        let expired: Vec<u64> = parts
+            .iter()
+            .copied()
+            .filter(|&s| (s as u128 + width) * 1_000_000_000 <= cutoff_ns as u128)
+            .collect();
+        let mut report = RetentionReport::default();
+        for start in expired {
+            self.drop_partition(&mut parts, start)?;
+            report.dropped_partitions.push(start);
+        }
+        Ok(report)
+    }
+
+    fn enforce_disk_cap(&self, max_bytes: u64) -> Result<RetentionReport, StorageError> {
+        let mut parts = self.partitions.write();
+        let mut total = dir_bytes(&self.path);
+        let mut report = RetentionReport::default();
+        while total > max_bytes && parts.len() > 1 {
+            let Some(&oldest) = parts.iter().next() else {
+                break;
+            };
+            // Measured before the drop: the files go once the last handle is released.
+            let bytes = self.partition_bytes(oldest);
+            self.drop_partition(&mut parts, oldest)?;
+            report.dropped_partitions.push(oldest);
+            total = total.saturating_sub(bytes);
+        }
+        Ok(report)
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            partitions: self.partitions.read().len() as u64,
+            bytes_on_disk: dir_bytes(&self.path),
+            traces_in_memory: 0,
+        }
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush_wal(true)?;
+        let mut fo = FlushOptions::default();
+        fo.set_wait(true);
+        self.db.flush_opt(&fo)?;
+        for start in self.partition_starts() {
+            for cf in [self.spans_cf(start), self.index_cf(start)]
+                .into_iter()
+                .flatten()
+            {
+                self.db.flush_cf_opt(&cf, &fo)?;
+            }
+        }
+        Ok(())
+    }
+}

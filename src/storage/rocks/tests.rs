@@ -1,0 +1,568 @@
+//! Store tests against a real RocksDB in a temporary directory.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::model::{Event, KeyValue, Link, Resource, SpanId, SpanKind, StatusCode, Value};
+
+const SEC: u64 = 1_000_000_000;
+const MIN: u64 = 60 * SEC;
+const DAY: u64 = 86_400 * SEC;
+/// A day boundary (2023-11-15T00:00:00Z), in ns.
+const T0: u64 = 19_676 * DAY;
+
+fn resource(svc: &str) -> Arc<Resource> {
+    Arc::new(Resource {
+        attributes: vec![
+            KeyValue::string("service.name", svc),
+            KeyValue::string("host.name", format!("{svc}-host")),
+        ],
+        ..Default::default()
+    })
+}
+
+fn span(trace: u128, id: u64, svc: &str, op: &str, start_ns: u64, dur_ns: u64) -> Span {
+    Span {
+        trace_id: TraceId::from_u128(trace),
+        span_id: SpanId::from_u64(id),
+        name: op.into(),
+        kind: SpanKind::Server,
+        start_ns,
+        end_ns: start_ns + dur_ns,
+        resource: resource(svc),
+        ..Default::default()
+    }
+}
+
+fn open(dir: &Path) -> RocksStore {
+    RocksStore::open(dir, small_options()).expect("opens")
+}
+
+fn small_options() -> RocksOptions {
+    RocksOptions {
+        block_cache_bytes: 8 << 20,
+        write_buffer_bytes: 8 << 20,
+        ..Default::default()
+    }
+}
+
+fn write(store: &RocksStore, spans: Vec<Span>) {
+    store.write(&SpanBatch { spans }).expect("writes");
+}
+
+fn query(service: Option<&str>) -> TraceQuery {
+    TraceQuery {
+        service: service.map(str::to_string),
+        start_min_ns: 0,
+        start_max_ns: u64::MAX,
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+fn ids(traces: &[Trace]) -> Vec<u128> {
+    traces.iter().map(|t| t.trace_id.as_u128()).collect()
+}
+
+fn found(store: &RocksStore, q: &TraceQuery) -> Vec<u128> {
+    let traces = store.find_traces(q).expect("searches");
+    let by_id = store.find_trace_ids(q).expect("searches");
+    assert_eq!(
+        by_id.iter().map(TraceId::as_u128).collect::<Vec<_>>(),
+        ids(&traces)
+    );
+    ids(&traces)
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<RocksStore>();
+}
+
+#[test]
+fn write_then_get_trace_returns_every_span_in_start_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut child = span(1, 2, "api", "child", T0 + 5 * SEC, SEC);
+    child.parent_span_id = SpanId::from_u64(1);
+    child.attributes.push(KeyValue::new("n", Value::Int(7)));
+    let root = span(1, 1, "web", "root", T0, 10 * SEC);
+    write(
+        &store,
+        vec![child.clone(), root.clone(), span(2, 9, "web", "x", T0, 1)],
+    );
+    assert_eq!(
+        store.get_trace(TraceId::from_u128(1)).expect("reads"),
+        vec![root, child]
+    );
+    assert!(store
+        .get_trace(TraceId::from_u128(3))
+        .expect("reads")
+        .is_empty());
+}
+
+#[test]
+fn duplicate_span_ids_are_kept_and_identical_rewrites_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let a = span(1, 1, "web", "first", T0, SEC);
+    let b = span(1, 1, "web", "second", T0, SEC);
+    write(&store, vec![a.clone()]);
+    write(&store, vec![a.clone()]);
+    write(&store, vec![b.clone()]);
+    write(&store, vec![b.clone()]);
+    let spans = store.get_trace(TraceId::from_u128(1)).expect("reads");
+    assert_eq!(spans.len(), 2);
+    assert!(spans.contains(&a) && spans.contains(&b));
+}
+
+#[test]
+fn finds_by_service_operation_and_duration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(
+        &store,
+        vec![
+            span(1, 1, "web", "GET /", T0, 5 * SEC),
+            span(2, 1, "web", "POST /", T0 + MIN, 10),
+            span(3, 1, "db", "query", T0 + 2 * MIN, 300),
+        ],
+    );
+    assert_eq!(found(&store, &query(Some("web"))), vec![2, 1]);
+    assert_eq!(found(&store, &query(Some("nope"))), Vec::<u128>::new());
+    let mut q = query(Some("web"));
+    q.operation = Some("GET /".into());
+    assert_eq!(found(&store, &q), vec![1]);
+    let mut q = query(Some("web"));
+    q.duration_min_ns = Some(5);
+    q.duration_max_ns = Some(1000);
+    assert_eq!(found(&store, &q), vec![2]);
+    let mut q = query(None);
+    q.duration_min_ns = Some(100);
+    assert_eq!(found(&store, &q), vec![3, 1]);
+    assert_eq!(found(&store, &query(None)), vec![3, 2, 1]);
+    let mut q = query(None);
+    q.operation = Some("query".into());
+    assert_eq!(found(&store, &q), vec![3]);
+}
+
+#[test]
+fn finds_by_span_resource_event_and_link_attributes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut s1 = span(1, 1, "web", "op", T0, SEC);
+    s1.attributes
+        .push(KeyValue::new("http.status", Value::Int(500)));
+    let mut s2 = span(2, 1, "web", "op", T0 + SEC, SEC);
+    s2.events.push(Event {
+        time_ns: T0 + SEC,
+        name: "log".into(),
+        attributes: vec![KeyValue::new("level", Value::Str("warn\0x".into()))],
+        ..Default::default()
+    });
+    let mut s3 = span(3, 1, "web", "op", T0 + 2 * SEC, SEC);
+    s3.links.push(Link {
+        trace_id: TraceId::from_u128(1),
+        span_id: SpanId::from_u64(1),
+        attributes: vec![KeyValue::new("ratio", Value::Double(0.5))],
+        ..Default::default()
+    });
+    s3.status.code = StatusCode::Error;
+    write(&store, vec![s1, s2, s3]);
+    let by = |svc: Option<&str>, k: &str, v: &str| {
+        let mut q = query(svc);
+        q.attributes = vec![(k.into(), v.into())];
+        found(&store, &q)
+    };
+    assert_eq!(by(Some("web"), "http.status", "500"), vec![1]);
+    assert_eq!(by(Some("web"), "level", "warn\0x"), vec![2]);
+    assert_eq!(by(None, "ratio", "0.5"), vec![3]);
+    assert_eq!(by(Some("web"), "host.name", "web-host"), vec![3, 2, 1]);
+    assert_eq!(by(None, "error", "true"), vec![3]);
+    assert_eq!(by(Some("web"), "http.status", "501"), Vec::<u128>::new());
+    // Special keys are verified, not index-driven.
+    assert_eq!(
+        by(Some("web"), "resource.host.name", "web-host"),
+        vec![3, 2, 1]
+    );
+    assert_eq!(by(Some("web"), "event", "log"), vec![2]);
+}
+
+#[test]
+fn conditions_must_hold_on_one_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut a = span(1, 1, "web", "op", T0, SEC);
+    a.attributes.push(KeyValue::string("k1", "v1"));
+    let mut b = span(1, 2, "web", "op", T0, SEC);
+    b.attributes.push(KeyValue::string("k2", "v2"));
+    write(&store, vec![a, b]);
+    let mut q = query(Some("web"));
+    q.attributes = vec![("k1".into(), "v1".into()), ("k2".into(), "v2".into())];
+    assert_eq!(found(&store, &q), Vec::<u128>::new());
+    q.attributes.pop();
+    assert_eq!(found(&store, &q), vec![1]);
+}
+
+#[test]
+fn limit_returns_the_newest_traces_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    // 50 traces, several per minute, written in shuffled batches.
+    let mut spans: Vec<Span> = (0..50u64)
+        .map(|i| span(i as u128 + 1, 1, "web", "op", T0 + i * 17 * SEC, SEC))
+        .collect();
+    spans.reverse();
+    spans.swap(3, 40);
+    for chunk in spans.chunks(7) {
+        write(&store, chunk.to_vec());
+    }
+    let mut q = query(Some("web"));
+    q.limit = 5;
+    assert_eq!(found(&store, &q), vec![50, 49, 48, 47, 46]);
+    q.start_max_ns = T0 + 10 * 17 * SEC;
+    q.start_min_ns = T0 + 7 * 17 * SEC;
+    assert_eq!(found(&store, &q), vec![11, 10, 9, 8]);
+}
+
+#[test]
+fn whole_trace_is_returned_when_one_span_is_in_the_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(
+        &store,
+        vec![
+            span(1, 1, "web", "op", T0, 10 * MIN),
+            span(1, 2, "db", "q", T0 + 5 * MIN, SEC),
+        ],
+    );
+    let mut q = query(Some("db"));
+    q.start_min_ns = T0 + 4 * MIN;
+    q.start_max_ns = T0 + 6 * MIN;
+    let traces = store.find_traces(&q).expect("searches");
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].spans.len(), 2);
+    q.service = Some("web".into());
+    assert_eq!(found(&store, &q), Vec::<u128>::new());
+}
+
+#[test]
+fn a_trace_across_two_partitions_is_returned_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(
+        &store,
+        vec![
+            span(1, 1, "web", "op", T0 - SEC, 3 * SEC),
+            span(1, 2, "web", "child", T0 + SEC, SEC),
+        ],
+    );
+    assert_eq!(store.stats().partitions, 2);
+    let mut q = query(Some("web"));
+    q.start_min_ns = T0 - 2 * SEC;
+    q.start_max_ns = T0 - SEC;
+    let traces = store.find_traces(&q).expect("searches");
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].spans.len(), 2);
+    assert_eq!(
+        store.get_trace(TraceId::from_u128(1)).expect("reads").len(),
+        2
+    );
+}
+
+#[test]
+fn later_writes_of_the_same_key_do_not_hide_earlier_spans() {
+    // Same trace, service and minute in two writes: the second overwrites the index value.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(&store, vec![span(1, 1, "web", "op", T0 + 10 * SEC, SEC)]);
+    write(&store, vec![span(1, 2, "web", "op", T0 + 50 * SEC, SEC)]);
+    let mut q = query(Some("web"));
+    q.start_min_ns = T0;
+    q.start_max_ns = T0 + 20 * SEC;
+    assert_eq!(found(&store, &q), vec![1]);
+}
+
+#[test]
+fn reopening_keeps_data_and_catalog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path());
+        let mut s = span(1, 1, "web", "GET", T0, SEC);
+        s.kind = SpanKind::Client;
+        write(
+            &store,
+            vec![s, span(2, 1, "db", "query", T0 + 3 * DAY, SEC)],
+        );
+    }
+    let store = open(dir.path());
+    assert_eq!(store.stats().partitions, 2);
+    assert_eq!(
+        store.get_trace(TraceId::from_u128(1)).expect("reads").len(),
+        1
+    );
+    let catalog = store.catalog().expect("catalog");
+    let rows: Vec<_> = catalog
+        .iter()
+        .map(|c| {
+            (
+                c.service.as_str(),
+                c.operation.name.as_str(),
+                c.operation.span_kind,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("db", "query", SpanKind::Server),
+            ("web", "GET", SpanKind::Client)
+        ]
+    );
+    assert_eq!(found(&store, &query(Some("db"))), vec![2]);
+}
+
+#[test]
+fn drop_expired_drops_only_old_partitions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    for d in 0..3 {
+        write(
+            &store,
+            vec![span(d as u128 + 1, 1, "web", "op", T0 + d * DAY + SEC, SEC)],
+        );
+    }
+    // The partition of day 1 ends exactly at the cutoff: expired. Day 2's is not.
+    let report = store.drop_expired(T0 + 2 * DAY).expect("retention");
+    let day = |d: u64| (T0 + d * DAY) / SEC;
+    assert_eq!(report.dropped_partitions, vec![day(0), day(1)]);
+    assert_eq!(store.partition_starts(), vec![day(2)]);
+    assert!(store
+        .get_trace(TraceId::from_u128(1))
+        .expect("reads")
+        .is_empty());
+    assert!(store
+        .get_trace(TraceId::from_u128(2))
+        .expect("reads")
+        .is_empty());
+    assert_eq!(
+        store.get_trace(TraceId::from_u128(3)).expect("reads").len(),
+        1
+    );
+    assert_eq!(found(&store, &query(Some("web"))), vec![3]);
+    assert_eq!(store.catalog().expect("catalog").len(), 1);
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.partition_starts(), vec![day(2)]);
+}
+
+#[test]
+fn disk_cap_evicts_the_oldest_partitions_but_never_the_newest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    for d in 0..3 {
+        let spans = (0..200u64)
+            .map(|i| {
+                let mut s = span(
+                    d as u128 * 1000 + i as u128,
+                    i,
+                    "web",
+                    "op",
+                    T0 + d * DAY,
+                    SEC,
+                );
+                s.attributes.push(KeyValue::string(
+                    "payload",
+                    format!("{d}-{i}-{}", "x".repeat(50)),
+                ));
+                s
+            })
+            .collect();
+        write(&store, spans);
+    }
+    store.flush().expect("flushes");
+    assert!(store.stats().bytes_on_disk > 0);
+    let report = store.enforce_disk_cap(u64::MAX).expect("cap");
+    assert!(report.dropped_partitions.is_empty());
+    let report = store.enforce_disk_cap(0).expect("cap");
+    assert_eq!(report.dropped_partitions, vec![T0 / SEC, (T0 + DAY) / SEC]);
+    assert_eq!(store.partition_starts(), vec![(T0 + 2 * DAY) / SEC]);
+    assert_eq!(
+        store
+            .get_trace(TraceId::from_u128(2000))
+            .expect("reads")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_foreign_format_version_refuses_to_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(dir.path()));
+    {
+        let db = Db::open_default(dir.path()).expect("raw open");
+        db.put(keys::FORMAT_VERSION_KEY, 99u32.to_be_bytes())
+            .expect("put");
+    }
+    match RocksStore::open(dir.path(), small_options()) {
+        Err(StorageError::FormatVersion {
+            found, expected, ..
+        }) => assert_eq!((found, expected), (99, keys::FORMAT_VERSION)),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("opened a foreign format"),
+    }
+}
+
+#[test]
+fn concurrent_writers_creating_partitions_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(dir.path()));
+    let handles: Vec<_> = (0..4u64)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..20u64 {
+                    let id = (w * 100 + i) as u128 + 1;
+                    let s = span(id, 1, "web", "op", T0 + (i % 5) * DAY + w, SEC);
+                    store.write(&SpanBatch { spans: vec![s] }).expect("writes");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("writer thread");
+    }
+    assert_eq!(store.stats().partitions, 5);
+    let mut q = query(Some("web"));
+    q.limit = 1000;
+    assert_eq!(found(&store, &q).len(), 80);
+}
+
+#[test]
+#[ignore]
+fn measure_reference_workload_disk_use() {
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn f(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+    let traces: u64 = std::env::var("TRACES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let services: Vec<Arc<Resource>> = (0..10)
+        .map(|i| {
+            Arc::new(Resource {
+                attributes: vec![KeyValue::string("service.name", format!("service-{i}"))],
+                ..Default::default()
+            })
+        })
+        .collect();
+    let span_secs = traces * 86_400 / 100_000;
+    let mut starts: Vec<u64> = (0..traces).map(|_| T0 + rng.below(span_secs * SEC)).collect();
+    starts.sort();
+    let t = std::time::Instant::now();
+    let mut batch = Vec::new();
+    let mut total = 0u64;
+    for root_start in starts {
+        let trace_id = TraceId::from_u128(((rng.next() as u128) << 64) | rng.next() as u128);
+        let mut spans: Vec<Span> = Vec::with_capacity(10);
+        for i in 0..10 {
+            let (start, dur, parent, kind) = if i == 0 {
+                let d = (10e6 * (50f64).powf(rng.f())) as u64;
+                (root_start, d, SpanId::ZERO, SpanKind::Server)
+            } else {
+                let p = &spans[rng.below(i) as usize];
+                let pd = p.end_ns - p.start_ns;
+                let s = p.start_ns + 1 + (rng.f() * 0.3 * pd as f64) as u64;
+                let d = ((0.3 + rng.f() * 0.35) * pd as f64) as u64;
+                let r = rng.below(10);
+                let k = if r < 4 { SpanKind::Server } else if r < 8 { SpanKind::Client } else { SpanKind::Internal };
+                (s, d, p.span_id, k)
+            };
+            let svc = rng.below(10) as usize;
+            let op = rng.below(5);
+            let mut keys_used: Vec<u64> = Vec::new();
+            while keys_used.len() < 11 {
+                let k = rng.below(97);
+                if !keys_used.contains(&k) {
+                    keys_used.push(k);
+                }
+            }
+            let st = rng.below(100);
+            let mut s = Span {
+                trace_id,
+                span_id: SpanId::from_u64(rng.next()),
+                parent_span_id: parent,
+                name: format!("op-{svc}-{op}"),
+                kind,
+                start_ns: start,
+                end_ns: start + dur,
+                attributes: keys_used
+                    .iter()
+                    .map(|k| KeyValue::string(format!("attr.key_{k:02}"), format!("value-{:03}", rng.below(1000))))
+                    .collect(),
+                resource: services[svc].clone(),
+                ..Default::default()
+            };
+            s.status.code = if st < 97 { StatusCode::Unset } else if st < 98 { StatusCode::Ok } else { StatusCode::Error };
+            spans.push(s);
+        }
+        batch.extend(spans);
+        if batch.len() >= 1000 {
+            total += batch.len() as u64;
+            store.write(&SpanBatch { spans: std::mem::take(&mut batch) }).expect("writes");
+        }
+    }
+    total += batch.len() as u64;
+    store.write(&SpanBatch { spans: batch }).expect("writes");
+    let write_secs = t.elapsed().as_secs_f64();
+    store.flush().expect("flush");
+    for start in store.partition_starts() {
+        for cf in [store.spans_cf(start), store.index_cf(start)].into_iter().flatten() {
+            store.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+    let (mut spans_b, mut index_b) = (0, 0);
+    for start in store.partition_starts() {
+        let p = rocksdb::properties::TOTAL_SST_FILES_SIZE;
+        spans_b += store.spans_cf(start).map(|cf| store.db.property_int_value_cf(&cf, p).ok().flatten().unwrap_or(0)).unwrap_or(0);
+        index_b += store.index_cf(start).map(|cf| store.db.property_int_value_cf(&cf, p).ok().flatten().unwrap_or(0)).unwrap_or(0);
+    }
+    let mut index_keys = 0u64;
+    for start in store.partition_starts() {
+        let cf = store.index_cf(start).expect("cf");
+        let mut it = store.db.raw_iterator_cf(&cf);
+        it.seek_to_first();
+        while it.valid() {
+            index_keys += 1;
+            it.next();
+        }
+    }
+    let t = std::time::Instant::now();
+    let mut q = query(Some("service-3"));
+    q.limit = 20;
+    let n = store.find_traces(&q).expect("q").len();
+    let q_secs = t.elapsed().as_secs_f64();
+    println!(
+        "spans {total}, write {:.0} spans/s (debug build), spans CF {:.1} B/span, index CF {:.1} B/span, index keys/span {:.2}, dir {:.1} B/span, search by service {n} traces in {:.1} ms",
+        total as f64 / write_secs,
+        spans_b as f64 / total as f64,
+        index_b as f64 / total as f64,
+        index_keys as f64 / total as f64,
+        store.stats().bytes_on_disk as f64 / total as f64,
+        q_secs * 1e3,
+    );
+}

@@ -1,0 +1,184 @@
+//! Process metrics, exposed on the admin port at `/metrics` in Prometheus text format.
+//!
+//! One [`Metrics`] is created by `app.rs` and shared (`Arc`) by the actors and servers; every
+//! instrument is an atomic, so recording never blocks and never allocates on the hot path
+//! beyond the label lookup. Names follow `tracehound_<subsystem>_<name>_<unit>[_total]`.
+
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Ingest protocol label.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Protocol {
+    otlp_grpc,
+    otlp_http,
+}
+
+/// Why spans were refused.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RefuseReason {
+    /// Invalid span (bad IDs) — not retryable.
+    invalid,
+    /// Queue full — retryable.
+    saturated,
+    /// Storage failure — retryable.
+    storage,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub protocol: Protocol,
+    pub reason: RefuseReason,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub spans_received: Family<ProtocolLabels, Counter>,
+    pub spans_stored: Family<ProtocolLabels, Counter>,
+    pub spans_refused: Family<RefusedLabels, Counter>,
+    pub bytes_received: Family<ProtocolLabels, Counter>,
+    pub write_batch_seconds: Histogram,
+    pub ingest_queue_spans: Gauge,
+    pub query_seconds: Family<EndpointLabels, Histogram>,
+    pub storage_partitions: Gauge,
+    pub storage_bytes_on_disk: Gauge,
+    pub storage_traces_in_memory: Gauge,
+    pub retention_dropped_partitions: Counter,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    // 50 µs … ~13 s
+    exponential_buckets(0.000_05, 2.0, 19)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tracehound");
+        let spans_received = Family::<ProtocolLabels, Counter>::default();
+        let spans_stored = Family::<ProtocolLabels, Counter>::default();
+        let spans_refused = Family::<RefusedLabels, Counter>::default();
+        let bytes_received = Family::<ProtocolLabels, Counter>::default();
+        let write_batch_seconds = Histogram::new(latency_buckets());
+        let ingest_queue_spans = Gauge::default();
+        let query_seconds =
+            Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(latency_buckets())
+            });
+        let storage_partitions = Gauge::default();
+        let storage_bytes_on_disk = Gauge::default();
+        let storage_traces_in_memory = Gauge::default();
+        let retention_dropped_partitions = Counter::default();
+        registry.register(
+            "ingest_spans_received",
+            "Spans received, per protocol",
+            spans_received.clone(),
+        );
+        registry.register(
+            "ingest_spans_stored",
+            "Spans durably stored, per protocol",
+            spans_stored.clone(),
+        );
+        registry.register(
+            "ingest_spans_refused",
+            "Spans refused, per protocol and reason (invalid, saturated, storage)",
+            spans_refused.clone(),
+        );
+        registry.register(
+            "ingest_received_bytes",
+            "Request body bytes received, per protocol",
+            bytes_received.clone(),
+        );
+        registry.register(
+            "writer_batch_seconds",
+            "Latency of one durable batch write",
+            write_batch_seconds.clone(),
+        );
+        registry.register(
+            "ingest_queue_spans",
+            "Spans admitted and not yet durable",
+            ingest_queue_spans.clone(),
+        );
+        registry.register(
+            "query_seconds",
+            "Query latency per endpoint",
+            query_seconds.clone(),
+        );
+        registry.register(
+            "storage_partitions",
+            "Live time partitions",
+            storage_partitions.clone(),
+        );
+        registry.register(
+            "storage_disk_bytes",
+            "Bytes in the data directory",
+            storage_bytes_on_disk.clone(),
+        );
+        registry.register(
+            "storage_memory_traces",
+            "Traces held by the memory store",
+            storage_traces_in_memory.clone(),
+        );
+        registry.register(
+            "retention_dropped_partitions",
+            "Partitions dropped by retention or the disk cap",
+            retention_dropped_partitions.clone(),
+        );
+        Metrics {
+            registry,
+            spans_received,
+            spans_stored,
+            spans_refused,
+            bytes_received,
+            write_batch_seconds,
+            ingest_queue_spans,
+            query_seconds,
+            storage_partitions,
+            storage_bytes_on_disk,
+            storage_traces_in_memory,
+            retention_dropped_partitions,
+        }
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn refused(&self, protocol: Protocol, reason: RefuseReason, spans: u64) {
+        self.spans_refused
+            .get_or_create(&RefusedLabels { protocol, reason })
+            .inc_by(spans);
+    }
+
+    pub fn update_store_stats(&self, s: &crate::storage::StoreStats) {
+        self.storage_partitions.set(s.partitions as i64);
+        self.storage_bytes_on_disk.set(s.bytes_on_disk as i64);
+        self.storage_traces_in_memory.set(s.traces_in_memory as i64);
+    }
+}
