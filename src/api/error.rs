@@ -11,6 +11,7 @@ use actix_web::HttpResponse;
 use thiserror::Error;
 
 use crate::actors::ingest::IngestRefusal;
+use crate::api::http::jaeger_json::{error_envelope, v3_error_json};
 use crate::storage::StorageError;
 
 /// Seconds a client should wait before retrying a refused write.
@@ -55,21 +56,13 @@ impl ApiError {
 
     /// The classic `/api/*` error: Jaeger's envelope, written like Go's `http.Error`.
     pub fn classic_response(&self) -> HttpResponse {
-        let body = serde_json::json!({
-            "data": null,
-            "total": 0,
-            "limit": 0,
-            "offset": 0,
-            "errors": [{"code": self.status().as_u16(), "msg": self.to_string()}],
-        });
+        let body = error_envelope(self.status().as_u16(), &self.to_string());
         self.text_plain(format!("{body}\n"))
     }
 
     /// The `/api/v3/*` error shape.
     pub fn v3_response(&self) -> HttpResponse {
-        let body = serde_json::json!({
-            "error": {"httpCode": self.status().as_u16(), "message": self.to_string()}
-        });
+        let body = v3_error_json(self.status().as_u16(), &self.to_string());
         self.text_plain(format!("{body}\n"))
     }
 

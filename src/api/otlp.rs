@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::Recipient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
 use crate::actors::ingest::{IngestRefusal, IngestSpans};
@@ -29,7 +29,7 @@ impl OtlpIngest {
         req: ExportTraceServiceRequest,
         protocol: Protocol,
     ) -> Result<ExportTraceServiceResponse, IngestRefusal> {
-        let decoded = to_model(req);
+        let mut decoded = to_model(req);
         let labels = ProtocolLabels { protocol };
         let total = decoded.batch.len() as u64 + decoded.rejected_spans;
         self.metrics
@@ -43,16 +43,14 @@ impl OtlpIngest {
         if !decoded.batch.is_empty() {
             self.ingest
                 .send(IngestSpans {
-                    batch: decoded.batch,
+                    batch: std::mem::take(&mut decoded.batch),
                     protocol,
                 })
                 .await
                 .map_err(|_| IngestRefusal::Stopped)??;
         }
-        let partial_success = (decoded.rejected_spans > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: decoded.rejected_spans as i64,
-            error_message: decoded.errors.join("; "),
-        });
-        Ok(ExportTraceServiceResponse { partial_success })
+        Ok(ExportTraceServiceResponse {
+            partial_success: decoded.partial_success(),
+        })
     }
 }

@@ -371,7 +371,7 @@ mod tests {
             ids(&store.find_traces(&query("svc", 10)).unwrap()),
             vec![14, 13, 12]
         );
-        assert_eq!(store.capacity_evictions(), 6);
+        assert_eq!(store.capacity_evictions(), 8);
     }
 
     #[test]

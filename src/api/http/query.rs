@@ -14,11 +14,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value as Json};
 
 use super::jaeger_json::{
-    envelope, operations_json, operations_v3_json, summary_to_json, trace_to_json,
+    envelope, operations_json, operations_v3_json, summaries_json, trace_not_found_item,
+    trace_to_json,
 };
 use super::params::{
     parse_classic_get_trace, parse_classic_search, parse_operations_params, parse_trace_id_path,
-    parse_v3_get_trace, parse_v3_search, ParamError,
+    parse_v3_get_trace, parse_v3_search, parse_v3_trace_id_path, ParamError,
 };
 use crate::actors::index::{GetOperations, GetServices, IndexActor};
 use crate::actors::query::{FindTraceSummaries, FindTraces, GetTrace, QueryActor};
@@ -168,11 +169,7 @@ async fn search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse 
                 for id in search.trace_ids {
                     match state.query.send(GetTrace { trace_id: id, raw }).await?? {
                         Some(t) => data.push(trace_to_json(&t)),
-                        None => errors.push(json!({
-                            "code": 404,
-                            "msg": "trace not found",
-                            "traceID": id.to_jaeger_hex(),
-                        })),
+                        None => errors.push(trace_not_found_item(&id)),
                     }
                 }
                 let errors = (!errors.is_empty()).then_some(errors);
@@ -268,7 +265,7 @@ async fn v3_trace_by_id(
     path: web::Path<String>,
 ) -> HttpResponse {
     v3(timed(&state, "v3_trace", async {
-        let trace_id = parse_trace_id_path(&path)?;
+        let trace_id = parse_v3_trace_id_path(&path)?;
         let params = parse_v3_get_trace(req.query_string())?;
         let trace = state
             .query
@@ -292,8 +289,7 @@ async fn v3_summaries(state: web::Data<QueryState>, req: HttpRequest) -> HttpRes
                 query: search.query,
             })
             .await??;
-        let list: Vec<Json> = summaries.iter().map(summary_to_json).collect();
-        Ok(json_response(&json!({ "summaries": list }), false))
+        Ok(json_response(&summaries_json(&summaries), false))
     })
     .await)
 }
