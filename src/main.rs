@@ -11,6 +11,13 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config.log_level.0);
             tracehound::app::run(config)
         }
+        Command::Bench(cmd) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(tracehound::bench::run(cmd))
+        }
     }
 }
 

@@ -16,10 +16,10 @@
 //! | `default` | `format_version` | u32 BE ([`FORMAT_VERSION`]) |
 //! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
 //! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
-//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
-//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
-//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
-//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | min/max span start |
+//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
 //!
 //! - `str(s)`: order-preserving, prefix-free string encoding: every 0x00 byte becomes 0x00 0xFF
 //!   and the string ends with 0x00 0x01. No two different string tuples give the same bytes, byte
@@ -32,6 +32,9 @@
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
 //!   row) are not indexed and must never drive a search.
+//! - start range: the earliest and latest start of the spans of that trace in that write that
+//!   produced the key, as varint microseconds into the key's minute (see
+//!   `codec::encode_index_value`). One key per distinct index key per write.
 //! - chunk_id = FNV-1a 64 of the encoded chunk: an identical retry overwrites itself.
 
 use std::fmt;
@@ -151,6 +154,16 @@ pub fn minute_of(start_ns: u64) -> u32 {
 /// The reversed minute used in index keys: newer minutes sort first.
 pub fn rev_minute(start_ns: u64) -> u32 {
     u32::MAX - minute_of(start_ns)
+}
+
+/// The minute of a reversed minute.
+pub fn minute_of_rev(rev_minute: u32) -> u32 {
+    u32::MAX - rev_minute
+}
+
+/// Start (Unix ns) of a minute.
+pub fn minute_start_ns(minute: u32) -> u64 {
+    minute as u64 * NANOS_PER_MINUTE
 }
 
 /// Power-of-two duration bucket: 64 − leading_zeros (0 for 0).

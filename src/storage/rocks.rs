@@ -343,12 +343,8 @@ fn spans_cf_options(opts: &RocksOptions, cache: &Cache) -> Options {
     table.set_whole_key_filtering(false);
     table.set_cache_index_and_filter_blocks(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    let env = |k: &str, d: i32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    table.set_block_size(env("TH_BLOCK", 16 << 10) as usize);
+    table.set_block_size(16 << 10);
     let mut o = Options::default();
-    let dict = env("TH_DICT", 0);
-    o.set_compression_options(-14, env("TH_LEVEL", 32767), 0, dict);
-    if dict > 0 { o.set_zstd_max_train_bytes(dict * 100); o.set_bottommost_compression_type(DBCompressionType::Zstd); o.set_bottommost_compression_options(-14, env("TH_LEVEL", 32767), 0, dict, true); o.set_bottommost_zstd_max_train_bytes(dict*100, true); }
     o.set_prefix_extractor(SliceTransform::create_fixed_prefix(keys::TRACE_ID_LEN));
     o.set_memtable_prefix_bloom_ratio(0.05);
     o.set_block_based_table_factory(&table);

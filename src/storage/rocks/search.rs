@@ -276,7 +276,9 @@ impl Search<'_> {
                 minute = Some(rev_minute);
             }
             let it = &mut iters[i];
-            let (min_start, max_start) = codec::decode_index_value(it.value().unwrap_or(&[]))?;
+            let minute_start = keys::minute_start_ns(keys::minute_of_rev(rev_minute));
+            let value = it.value().unwrap_or(&[]);
+            let (min_start, max_start) = codec::decode_index_value(minute_start, value)?;
             if min_start <= max_ns && max_start >= min_ns {
                 bucket.push(Candidate {
                     trace_id,

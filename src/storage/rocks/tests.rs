@@ -458,7 +458,10 @@ fn measure_reference_workload_disk_use() {
             self.next() % n
         }
     }
-    let traces: u64 = std::env::var("TRACES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let traces: u64 = std::env::var("TRACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -471,7 +474,9 @@ fn measure_reference_workload_disk_use() {
         })
         .collect();
     let span_secs = traces * 86_400 / 100_000;
-    let mut starts: Vec<u64> = (0..traces).map(|_| T0 + rng.below(span_secs * SEC)).collect();
+    let mut starts: Vec<u64> = (0..traces)
+        .map(|_| T0 + rng.below(span_secs * SEC))
+        .collect();
     starts.sort();
     let t = std::time::Instant::now();
     let mut batch = Vec::new();
@@ -489,7 +494,13 @@ fn measure_reference_workload_disk_use() {
                 let s = p.start_ns + 1 + (rng.f() * 0.3 * pd as f64) as u64;
                 let d = ((0.3 + rng.f() * 0.35) * pd as f64) as u64;
                 let r = rng.below(10);
-                let k = if r < 4 { SpanKind::Server } else if r < 8 { SpanKind::Client } else { SpanKind::Internal };
+                let k = if r < 4 {
+                    SpanKind::Server
+                } else if r < 8 {
+                    SpanKind::Client
+                } else {
+                    SpanKind::Internal
+                };
                 (s, d, p.span_id, k)
             };
             let svc = rng.below(10) as usize;
@@ -512,18 +523,33 @@ fn measure_reference_workload_disk_use() {
                 end_ns: start + dur,
                 attributes: keys_used
                     .iter()
-                    .map(|k| KeyValue::string(format!("attr.key_{k:02}"), format!("value-{:03}", rng.below(1000))))
+                    .map(|k| {
+                        KeyValue::string(
+                            format!("attr.key_{k:02}"),
+                            format!("value-{:03}", rng.below(1000)),
+                        )
+                    })
                     .collect(),
                 resource: services[svc].clone(),
                 ..Default::default()
             };
-            s.status.code = if st < 97 { StatusCode::Unset } else if st < 98 { StatusCode::Ok } else { StatusCode::Error };
+            s.status.code = if st < 97 {
+                StatusCode::Unset
+            } else if st < 98 {
+                StatusCode::Ok
+            } else {
+                StatusCode::Error
+            };
             spans.push(s);
         }
         batch.extend(spans);
         if batch.len() >= 1000 {
             total += batch.len() as u64;
-            store.write(&SpanBatch { spans: std::mem::take(&mut batch) }).expect("writes");
+            store
+                .write(&SpanBatch {
+                    spans: std::mem::take(&mut batch),
+                })
+                .expect("writes");
         }
     }
     total += batch.len() as u64;
@@ -531,15 +557,38 @@ fn measure_reference_workload_disk_use() {
     let write_secs = t.elapsed().as_secs_f64();
     store.flush().expect("flush");
     for start in store.partition_starts() {
-        for cf in [store.spans_cf(start), store.index_cf(start)].into_iter().flatten() {
+        for cf in [store.spans_cf(start), store.index_cf(start)]
+            .into_iter()
+            .flatten()
+        {
             store.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
         }
     }
     let (mut spans_b, mut index_b) = (0, 0);
     for start in store.partition_starts() {
         let p = rocksdb::properties::TOTAL_SST_FILES_SIZE;
-        spans_b += store.spans_cf(start).map(|cf| store.db.property_int_value_cf(&cf, p).ok().flatten().unwrap_or(0)).unwrap_or(0);
-        index_b += store.index_cf(start).map(|cf| store.db.property_int_value_cf(&cf, p).ok().flatten().unwrap_or(0)).unwrap_or(0);
+        spans_b += store
+            .spans_cf(start)
+            .map(|cf| {
+                store
+                    .db
+                    .property_int_value_cf(&cf, p)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        index_b += store
+            .index_cf(start)
+            .map(|cf| {
+                store
+                    .db
+                    .property_int_value_cf(&cf, p)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
     }
     let mut index_keys = 0u64;
     for start in store.partition_starts() {

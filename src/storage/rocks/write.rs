@@ -177,7 +177,8 @@ impl IndexBuilder {
             if key[0] == keys::TAG_CATALOG {
                 wb.put_cf(cf, key, b"");
             } else {
-                codec::encode_index_value(min, max, &mut self.value);
+                let minute_start = keys::minute_start_ns(keys::minute_of(min));
+                codec::encode_index_value(minute_start, min, max, &mut self.value);
                 wb.put_cf(cf, key, &self.value);
             }
             i = j;
