@@ -450,7 +450,9 @@ async fn serve_in_system(
     let flush_store = store.clone();
     match tokio::task::spawn_blocking(move || flush_store.flush()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "flush at shutdown failed (the WAL still holds the data)"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "flush at shutdown failed (the WAL still holds the data)")
+        }
         Err(e) => tracing::error!(error = %e, "flush task failed"),
     }
     if let Some(h) = query_http {

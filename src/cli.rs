@@ -150,32 +150,60 @@ pub struct CommonArgs {
 #[command(next_help_heading = "Storage")]
 pub struct StorageArgs {
     /// Span store: rocksdb (embedded, default) or memory.
-    #[arg(long = "span-storage.type", env = "SPAN_STORAGE_TYPE", value_name = "TYPE")]
+    #[arg(
+        long = "span-storage.type",
+        env = "SPAN_STORAGE_TYPE",
+        value_name = "TYPE"
+    )]
     pub span_storage_type: Option<StorageType>,
     /// RocksDB data directory [default: ./tracehound-data].
     #[arg(long = "rocksdb.path", env = "ROCKSDB_PATH", value_name = "DIR")]
     pub rocksdb_path: Option<PathBuf>,
     /// Retention, Go duration [default: 72h].
-    #[arg(long = "rocksdb.span-store-ttl", env = "ROCKSDB_SPAN_STORE_TTL", value_name = "DURATION")]
+    #[arg(
+        long = "rocksdb.span-store-ttl",
+        env = "ROCKSDB_SPAN_STORE_TTL",
+        value_name = "DURATION"
+    )]
     pub rocksdb_span_store_ttl: Option<GoDuration>,
     /// Disk cap: oldest partitions are evicted beyond it (e.g. 50GiB) [default: none].
-    #[arg(long = "rocksdb.max-disk-size", env = "ROCKSDB_MAX_DISK_SIZE", value_name = "SIZE")]
+    #[arg(
+        long = "rocksdb.max-disk-size",
+        env = "ROCKSDB_MAX_DISK_SIZE",
+        value_name = "SIZE"
+    )]
     pub rocksdb_max_disk_size: Option<ByteSize>,
     /// fsync the WAL before acknowledging writes [default: false].
     #[arg(long = "rocksdb.sync-writes", env = "ROCKSDB_SYNC_WRITES", value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true", value_parser = bool_parser())]
     pub rocksdb_sync_writes: Option<bool>,
     /// Block cache size [default: 256MiB].
-    #[arg(long = "rocksdb.block-cache-size", env = "ROCKSDB_BLOCK_CACHE_SIZE", value_name = "SIZE")]
+    #[arg(
+        long = "rocksdb.block-cache-size",
+        env = "ROCKSDB_BLOCK_CACHE_SIZE",
+        value_name = "SIZE"
+    )]
     pub rocksdb_block_cache_size: Option<ByteSize>,
     /// Memory for all memtables together [default: 256MiB].
-    #[arg(long = "rocksdb.write-buffer-size", env = "ROCKSDB_WRITE_BUFFER_SIZE", value_name = "SIZE")]
+    #[arg(
+        long = "rocksdb.write-buffer-size",
+        env = "ROCKSDB_WRITE_BUFFER_SIZE",
+        value_name = "SIZE"
+    )]
     pub rocksdb_write_buffer_size: Option<ByteSize>,
     /// How often retention runs [default: 5m].
-    #[arg(long = "rocksdb.retention-interval", env = "ROCKSDB_RETENTION_INTERVAL", value_name = "DURATION")]
+    #[arg(
+        long = "rocksdb.retention-interval",
+        env = "ROCKSDB_RETENTION_INTERVAL",
+        value_name = "DURATION"
+    )]
     pub rocksdb_retention_interval: Option<GoDuration>,
     /// Memory store: evict the oldest traces beyond this count, 0 = unbounded [default: 100000].
-    #[arg(long = "memory.max-traces", env = "MEMORY_MAX_TRACES", value_name = "N")]
+    #[arg(
+        long = "memory.max-traces",
+        env = "MEMORY_MAX_TRACES",
+        value_name = "N"
+    )]
     pub memory_max_traces: Option<usize>,
 }
 
@@ -183,26 +211,50 @@ pub struct StorageArgs {
 #[command(next_help_heading = "Collector")]
 pub struct CollectorArgs {
     /// Spans accepted but not yet durable before ingest refuses (retryable) [default: 100000].
-    #[arg(long = "collector.queue-size", env = "COLLECTOR_QUEUE_SIZE", value_name = "SPANS")]
+    #[arg(
+        long = "collector.queue-size",
+        env = "COLLECTOR_QUEUE_SIZE",
+        value_name = "SPANS"
+    )]
     pub queue_size: Option<usize>,
     /// Threads writing to the store [default: 4].
-    #[arg(long = "collector.num-workers", env = "COLLECTOR_NUM_WORKERS", value_name = "N")]
+    #[arg(
+        long = "collector.num-workers",
+        env = "COLLECTOR_NUM_WORKERS",
+        value_name = "N"
+    )]
     pub collector_num_workers: Option<usize>,
     /// Enable the OTLP receivers [default: true].
     #[arg(long = "collector.otlp.enabled", env = "COLLECTOR_OTLP_ENABLED", value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true", value_parser = bool_parser())]
     pub otlp_enabled: Option<bool>,
     /// OTLP gRPC listen address, host:port or :port; empty disables [default: :4317].
-    #[arg(long = "collector.otlp.grpc.host-port", env = "COLLECTOR_OTLP_GRPC_HOST_PORT", value_name = "HOST:PORT")]
+    #[arg(
+        long = "collector.otlp.grpc.host-port",
+        env = "COLLECTOR_OTLP_GRPC_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
     pub otlp_grpc_host_port: Option<HostPort>,
     /// Largest OTLP gRPC message [default: 4MiB].
-    #[arg(long = "collector.otlp.grpc.max-message-size", env = "COLLECTOR_OTLP_GRPC_MAX_MESSAGE_SIZE", value_name = "SIZE")]
+    #[arg(
+        long = "collector.otlp.grpc.max-message-size",
+        env = "COLLECTOR_OTLP_GRPC_MAX_MESSAGE_SIZE",
+        value_name = "SIZE"
+    )]
     pub otlp_grpc_max_message_size: Option<ByteSize>,
     /// OTLP HTTP listen address; empty disables [default: :4318].
-    #[arg(long = "collector.otlp.http.host-port", env = "COLLECTOR_OTLP_HTTP_HOST_PORT", value_name = "HOST:PORT")]
+    #[arg(
+        long = "collector.otlp.http.host-port",
+        env = "COLLECTOR_OTLP_HTTP_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
     pub otlp_http_host_port: Option<HostPort>,
     /// Largest OTLP HTTP body after decompression; larger gets 413 [default: 20MiB].
-    #[arg(long = "collector.otlp.http.max-request-body-size", env = "COLLECTOR_OTLP_HTTP_MAX_REQUEST_BODY_SIZE", value_name = "SIZE")]
+    #[arg(
+        long = "collector.otlp.http.max-request-body-size",
+        env = "COLLECTOR_OTLP_HTTP_MAX_REQUEST_BODY_SIZE",
+        value_name = "SIZE"
+    )]
     pub otlp_http_max_request_body_size: Option<ByteSize>,
 }
 
@@ -210,22 +262,38 @@ pub struct CollectorArgs {
 #[command(next_help_heading = "Query")]
 pub struct QueryArgs {
     /// Query HTTP (API + UI) listen address; empty disables [default: :16686].
-    #[arg(long = "query.http-server.host-port", env = "QUERY_HTTP_SERVER_HOST_PORT", value_name = "HOST:PORT")]
+    #[arg(
+        long = "query.http-server.host-port",
+        env = "QUERY_HTTP_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
     pub query_http_host_port: Option<HostPort>,
     /// Prefix of every query route, e.g. /jaeger [default: /].
     #[arg(long = "query.base-path", env = "QUERY_BASE_PATH", value_name = "PATH")]
     pub base_path: Option<String>,
     /// Largest clock-skew correction; 0s disables the adjuster [default: 0s].
-    #[arg(long = "query.max-clock-skew-adjustment", env = "QUERY_MAX_CLOCK_SKEW_ADJUSTMENT", value_name = "DURATION")]
+    #[arg(
+        long = "query.max-clock-skew-adjustment",
+        env = "QUERY_MAX_CLOCK_SKEW_ADJUSTMENT",
+        value_name = "DURATION"
+    )]
     pub max_clock_skew_adjustment: Option<GoDuration>,
     /// Directory holding a Jaeger UI build to serve.
-    #[arg(long = "query.static-files", env = "QUERY_STATIC_FILES", value_name = "DIR")]
+    #[arg(
+        long = "query.static-files",
+        env = "QUERY_STATIC_FILES",
+        value_name = "DIR"
+    )]
     pub static_files: Option<PathBuf>,
     /// UI configuration file (.json or .js).
     #[arg(long = "query.ui-config", env = "QUERY_UI_CONFIG", value_name = "FILE")]
     pub ui_config: Option<PathBuf>,
     /// Threads reading from the store [default: 2].
-    #[arg(long = "query.num-workers", env = "QUERY_NUM_WORKERS", value_name = "N")]
+    #[arg(
+        long = "query.num-workers",
+        env = "QUERY_NUM_WORKERS",
+        value_name = "N"
+    )]
     pub query_num_workers: Option<usize>,
 }
 
@@ -233,7 +301,11 @@ pub struct QueryArgs {
 #[command(next_help_heading = "Admin")]
 pub struct AdminArgs {
     /// Admin HTTP (health, /metrics) listen address; empty disables [default: :14269].
-    #[arg(long = "admin.http.host-port", env = "ADMIN_HTTP_HOST_PORT", value_name = "HOST:PORT")]
+    #[arg(
+        long = "admin.http.host-port",
+        env = "ADMIN_HTTP_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
     pub admin_http_host_port: Option<HostPort>,
 }
 
@@ -259,7 +331,10 @@ impl AllInOneArgs {
         self.storage.apply(&mut cfg);
         self.collector.apply(&mut cfg);
         self.query.apply(&mut cfg);
-        set(&mut cfg.admin.http.host_port, &self.admin.admin_http_host_port);
+        set(
+            &mut cfg.admin.http.host_port,
+            &self.admin.admin_http_host_port,
+        );
         cfg.validate()?;
         Ok(cfg)
     }
@@ -289,7 +364,10 @@ impl CollectorArgs {
         set(&mut c.num_workers, &self.collector_num_workers);
         set(&mut c.otlp.enabled, &self.otlp_enabled);
         set(&mut c.otlp.grpc.host_port, &self.otlp_grpc_host_port);
-        set(&mut c.otlp.grpc.max_message_size, &self.otlp_grpc_max_message_size);
+        set(
+            &mut c.otlp.grpc.max_message_size,
+            &self.otlp_grpc_max_message_size,
+        );
         set(&mut c.otlp.http.host_port, &self.otlp_http_host_port);
         set(
             &mut c.otlp.http.max_request_body_size,
@@ -303,7 +381,10 @@ impl QueryArgs {
         let q = &mut cfg.query;
         set(&mut q.http_server.host_port, &self.query_http_host_port);
         set(&mut q.base_path, &self.base_path);
-        set(&mut q.max_clock_skew_adjustment, &self.max_clock_skew_adjustment);
+        set(
+            &mut q.max_clock_skew_adjustment,
+            &self.max_clock_skew_adjustment,
+        );
         if self.static_files.is_some() {
             q.static_files = self.static_files.clone();
         }
@@ -367,7 +448,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_naming_the_flag() {
-        let full = ["tracehound", "all-in-one", "--rocksdb.span-store-ttl", "forever"];
+        let full = [
+            "tracehound",
+            "all-in-one",
+            "--rocksdb.span-store-ttl",
+            "forever",
+        ];
         let err = Cli::try_parse_from(full).unwrap_err().to_string();
         assert!(err.contains("rocksdb.span-store-ttl"), "{err}");
     }

@@ -368,7 +368,9 @@ impl GoDuration {
 impl FromStr for GoDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_go_duration(s).map(GoDuration).map_err(|e| e.to_string())
+        parse_go_duration(s)
+            .map(GoDuration)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -568,7 +570,11 @@ mod tests {
         assert!(e.contains("query.base-path"), "{e}");
         let mut c = Config::default();
         c.admin.http.host_port = HostPort("bad".into());
-        assert!(c.validate().unwrap_err().to_string().contains("admin.http.host-port"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("admin.http.host-port"));
     }
 
     #[test]

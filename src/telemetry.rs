@@ -4,7 +4,6 @@
 //! instrument is an atomic, so recording never blocks and never allocates on the hot path
 //! beyond the label lookup. Names follow `tracehound_<subsystem>_<name>_<unit>[_total]`.
 
-
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -83,10 +82,9 @@ impl Metrics {
         let bytes_received = Family::<ProtocolLabels, Counter>::default();
         let write_batch_seconds = Histogram::new(latency_buckets());
         let ingest_queue_spans = Gauge::default();
-        let query_seconds =
-            Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new(latency_buckets())
-            });
+        let query_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
         let storage_partitions = Gauge::default();
         let storage_bytes_on_disk = Gauge::default();
         let storage_traces_in_memory = Gauge::default();

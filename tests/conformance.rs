@@ -207,7 +207,9 @@ fn canonical(v: &Value) -> Value {
                     Value::Object(o) => o.is_empty(),
                     Value::Array(a) => a.is_empty(),
                     Value::String(s) => s.is_empty() && DEFAULTABLE.contains(&k.as_str()),
-                    Value::Number(n) => n.as_f64() == Some(0.0) && DEFAULTABLE.contains(&k.as_str()),
+                    Value::Number(n) => {
+                        n.as_f64() == Some(0.0) && DEFAULTABLE.contains(&k.as_str())
+                    }
                     _ => false,
                 };
                 if !empty {
@@ -263,7 +265,14 @@ async fn get_services_operations_and_trace(kind: StorageType, fx: &Fixtures) {
     assert_eq!(st, 200);
     let mut services: Vec<String> = serde_json::from_value(body["data"].clone()).unwrap();
     services.sort();
-    assert_eq!(services, ["example-service-1", "example-service-2", "example-service-3"]);
+    assert_eq!(
+        services,
+        [
+            "example-service-1",
+            "example-service-2",
+            "example-service-3"
+        ]
+    );
     assert_eq!(body["total"], 3);
     let (_, v3) = server.get_json("/api/v3/services").await;
     let mut v3s: Vec<String> = serde_json::from_value(v3["services"].clone()).unwrap();
@@ -271,13 +280,20 @@ async fn get_services_operations_and_trace(kind: StorageType, fx: &Fixtures) {
     assert_eq!(v3s, services);
 
     // GetOperations without and with span kind.
-    let (st, body) = server.get_json("/api/operations?service=example-service-1").await;
+    let (st, body) = server
+        .get_json("/api/operations?service=example-service-1")
+        .await;
     assert_eq!(st, 200);
     let mut ops: Vec<(String, String)> = body["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (o["name"].as_str().unwrap().into(), o["spanKind"].as_str().unwrap().into()))
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().into(),
+                o["spanKind"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     ops.sort();
     assert_eq!(
@@ -291,15 +307,30 @@ async fn get_services_operations_and_trace(kind: StorageType, fx: &Fixtures) {
     let (_, body) = server
         .get_json("/api/operations?service=example-service-1&spanKind=server")
         .await;
-    assert_eq!(body["data"], json!([{"name": "example-operation-3", "spanKind": "server"}]));
+    assert_eq!(
+        body["data"],
+        json!([{"name": "example-operation-3", "spanKind": "server"}])
+    );
     let (_, body) = server
         .get_json("/api/v3/operations?service=example-service-1&spanKind=client")
         .await;
-    assert_eq!(body["operations"], json!([{"name": "example-operation-4", "spanKind": "client"}]));
-    let (_, body) = server.get_json("/api/services/example-service-1/operations").await;
+    assert_eq!(
+        body["operations"],
+        json!([{"name": "example-operation-4", "spanKind": "client"}])
+    );
+    let (_, body) = server
+        .get_json("/api/services/example-service-1/operations")
+        .await;
     let mut names: Vec<String> = serde_json::from_value(body["data"].clone()).unwrap();
     names.sort();
-    assert_eq!(names, ["example-operation-1", "example-operation-3", "example-operation-4"]);
+    assert_eq!(
+        names,
+        [
+            "example-operation-1",
+            "example-operation-3",
+            "example-operation-4"
+        ]
+    );
 
     // GetTrace by 16- and 32-hex IDs, classic and v3.
     let expected = fx.trace_json("example_trace");
@@ -314,13 +345,18 @@ async fn get_services_operations_and_trace(kind: StorageType, fx: &Fixtures) {
         .get_json("/api/v3/traces/00000000000000000000000000000011?rawTraces=true")
         .await;
     assert_eq!(st, 200, "{body}");
-    assert_eq!(normalized_spans(&body["result"]), normalized_spans(&expected));
+    assert_eq!(
+        normalized_spans(&body["result"]),
+        normalized_spans(&expected)
+    );
 
     // NotFound.
     let (st, body) = server.get_json("/api/traces/0000000000000001").await;
     assert_eq!(st, 404);
     assert_eq!(body["errors"][0]["msg"], "trace not found");
-    let (st, _) = server.get_json("/api/v3/traces/00000000000000000000000000000001").await;
+    let (st, _) = server
+        .get_json("/api/v3/traces/00000000000000000000000000000001")
+        .await;
     assert_eq!(st, 404);
 }
 
@@ -361,7 +397,13 @@ async fn duplicate_spans(kind: StorageType, fx: &Fixtures) {
     let server = TestServer::start(kind);
     let original = 4; // span 0x4 of example_trace
     server
-        .export(cloned_trace(fx, 200, |i| if i > 0 && i % 20 == 0 { original } else { i + 1 }))
+        .export(cloned_trace(fx, 200, |i| {
+            if i > 0 && i % 20 == 0 {
+                original
+            } else {
+                i + 1
+            }
+        }))
         .await;
     for raw in ["true", "false"] {
         let (st, body) = server.get_json(&format!("/api/traces/11?raw={raw}")).await;
@@ -370,7 +412,9 @@ async fn duplicate_spans(kind: StorageType, fx: &Fixtures) {
         assert!(spans.len() >= 200, "raw={raw}: {} spans", spans.len());
         let mut seen = BTreeMap::new();
         for s in spans {
-            *seen.entry(s["spanID"].as_str().unwrap().to_string()).or_insert(0) += 1;
+            *seen
+                .entry(s["spanID"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
         }
         assert_eq!(seen["0000000000000004"], 10, "raw={raw}");
     }
@@ -425,8 +469,14 @@ async fn find_traces(kind: StorageType, fx: &Fixtures) {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), tag_string(v))).collect())
             .unwrap_or_default();
         let tags_json = serde_json::to_string(&tags).unwrap();
-        let (dmin, dmax) = (query["DurationMin"].as_u64().unwrap(), query["DurationMax"].as_u64().unwrap());
-        let (tmin, tmax) = (query["StartTimeMin"].as_str().unwrap(), query["StartTimeMax"].as_str().unwrap());
+        let (dmin, dmax) = (
+            query["DurationMin"].as_u64().unwrap(),
+            query["DurationMax"].as_u64().unwrap(),
+        );
+        let (tmin, tmax) = (
+            query["StartTimeMin"].as_str().unwrap(),
+            query["StartTimeMax"].as_str().unwrap(),
+        );
         let op = query["OperationName"].as_str().unwrap();
         let svc = query["ServiceName"].as_str().unwrap();
         let limit = query["NumTraces"].as_u64().unwrap();
@@ -444,17 +494,33 @@ async fn find_traces(kind: StorageType, fx: &Fixtures) {
         if !tags.is_empty() {
             url += &format!("&tags={}", enc(&tags_json));
         }
-        url += &if dmin > 0 { format!("&minDuration={dmin}ns") } else { "&minDuration".into() };
-        url += &if dmax > 0 { format!("&maxDuration={dmax}ns") } else { "&maxDuration".into() };
+        url += &if dmin > 0 {
+            format!("&minDuration={dmin}ns")
+        } else {
+            "&minDuration".into()
+        };
+        url += &if dmax > 0 {
+            format!("&maxDuration={dmax}ns")
+        } else {
+            "&maxDuration".into()
+        };
         let (st, body) = server.get_json(&url).await;
         let got_ids: BTreeSet<String> = body["data"]
             .as_array()
-            .map(|ts| ts.iter().map(|t| t["traceID"].as_str().unwrap().to_string()).collect())
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| t["traceID"].as_str().unwrap().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         let want_ids: BTreeSet<String> = expected_ids.iter().map(|i| jaeger_hex(i)).collect();
         let got_spans: usize = body["data"]
             .as_array()
-            .map(|ts| ts.iter().map(|t| t["spans"].as_array().unwrap().len()).sum())
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| t["spans"].as_array().unwrap().len())
+                    .sum()
+            })
             .unwrap_or(0);
         if st != 200 || got_ids != want_ids || got_spans != expected_spans {
             failures.push(format!(
@@ -497,21 +563,41 @@ async fn find_traces(kind: StorageType, fx: &Fixtures) {
         let (st, body) = server.get_json(&summaries_url).await;
         let got: BTreeSet<String> = body["summaries"]
             .as_array()
-            .map(|ss| ss.iter().map(|s| s["traceId"].as_str().unwrap().to_string()).collect())
+            .map(|ss| {
+                ss.iter()
+                    .map(|s| s["traceId"].as_str().unwrap().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         if st != 200 || got != expected_ids {
-            failures.push(format!("{caption} (summaries): status {st}, got {got:?}, want {expected_ids:?}"));
+            failures.push(format!(
+                "{caption} (summaries): status {st}, got {got:?}, want {expected_ids:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 async fn search_without_service_name(kind: StorageType) {
     use common::build::{request, span, str_kv};
     let server = TestServer::start(kind);
     let now = common::now_ns();
-    for (svc, tid) in [("cross-service-a", 0x0102u128), ("cross-service-b", 0x0202u128)] {
-        let mut s = span(tid << 112, 0x0102030405060708, "cross-service-op", now, 1_000_000);
+    for (svc, tid) in [
+        ("cross-service-a", 0x0102u128),
+        ("cross-service-b", 0x0202u128),
+    ] {
+        let mut s = span(
+            tid << 112,
+            0x0102030405060708,
+            "cross-service-op",
+            now,
+            1_000_000,
+        );
         s.attributes.push(str_kv("rfc0013.cross.service", "yes"));
         server.export(request(svc, vec![s])).await;
     }

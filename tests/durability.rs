@@ -18,7 +18,10 @@ async fn data_and_catalog_survive_a_clean_restart() {
     let server = TestServer::start(StorageType::Rocksdb);
     let now = now_ns();
     server
-        .export(request("restart-svc", vec![span(0xabc, 1, "op-a", now, 5_000)]))
+        .export(request(
+            "restart-svc",
+            vec![span(0xabc, 1, "op-a", now, 5_000)],
+        ))
         .await;
     let server = server.restart();
     let (st, body) = server.get_json("/api/traces/abc").await;
@@ -90,7 +93,10 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
     for b in 0..batches {
         let url = format!("http://{query}/api/traces/{:x}?raw=true", 0x5000 + b);
         let body: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
-        let spans = body["data"][0]["spans"].as_array().map(Vec::len).unwrap_or(0);
+        let spans = body["data"][0]["spans"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0);
         assert_eq!(spans, 25, "trace {b} lost spans after kill -9: {body}");
     }
     child.kill().unwrap();
@@ -109,7 +115,10 @@ async fn retention_drops_expired_partitions_only() {
     });
     let now = now_ns();
     server
-        .export(request("ret", vec![span(0x01, 1, "old", now - 4 * DAY_NS, 1000)]))
+        .export(request(
+            "ret",
+            vec![span(0x01, 1, "old", now - 4 * DAY_NS, 1000)],
+        ))
         .await;
     server
         .export(request("ret", vec![span(0x02, 1, "new", now, 1000)]))
@@ -144,7 +153,10 @@ async fn disk_cap_evicts_the_oldest_partitions_first() {
     let now = now_ns();
     for (id, age_days) in [(0x11u128, 2u64), (0x12, 1), (0x13, 0)] {
         server
-            .export(request("cap", vec![span(id, 1, "op", now - age_days * DAY_NS, 1000)]))
+            .export(request(
+                "cap",
+                vec![span(id, 1, "op", now - age_days * DAY_NS, 1000)],
+            ))
             .await;
     }
     let evicted = eventually(20, || async {

@@ -71,7 +71,10 @@ async fn opentelemetry_sdk_exporters_over_grpc_and_http_are_stored() {
     send_with_sdk(grpc, "sdk-grpc").await;
     assert_sdk_trace_stored(&server, "sdk-grpc").await;
 
-    for (protocol, service) in [(Protocol::HttpBinary, "sdk-http-proto"), (Protocol::HttpJson, "sdk-http-json")] {
+    for (protocol, service) in [
+        (Protocol::HttpBinary, "sdk-http-proto"),
+        (Protocol::HttpJson, "sdk-http-json"),
+    ] {
         let http = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(protocol)
@@ -93,7 +96,11 @@ async fn partial_success_keeps_valid_spans_over_grpc_and_http() {
     let resp = server.export(req).await;
     let partial = resp.partial_success.expect("partial success");
     assert_eq!(partial.rejected_spans, 1);
-    assert!(partial.error_message.contains("trace_id"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("trace_id"),
+        "{}",
+        partial.error_message
+    );
     let (st, body) = server.get_json("/api/traces/77").await;
     assert_eq!(st, 200);
     assert_eq!(body["data"][0]["spans"].as_array().unwrap().len(), 1);
@@ -175,7 +182,8 @@ async fn grpc_rejects_oversized_messages() {
         c.collector.otlp.grpc.max_message_size = ByteSize(16 * 1024);
     });
     let mut s = span(0x99, 1, "big", now_ns(), 10);
-    s.attributes.push(kv("blob", any_value::Value::BytesValue(vec![7; 64 * 1024])));
+    s.attributes
+        .push(kv("blob", any_value::Value::BytesValue(vec![7; 64 * 1024])));
     s.attributes.push(str_kv("x", "y"));
     let err = server
         .grpc_client()
@@ -184,7 +192,10 @@ async fn grpc_rejects_oversized_messages() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err.code(), tonic::Code::ResourceExhausted | tonic::Code::OutOfRange),
+        matches!(
+            err.code(),
+            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+        ),
         "{err:?}"
     );
     assert_eq!(server.get_json("/api/traces/99").await.0, 404);

@@ -13,11 +13,20 @@ async fn search_honours_limit_newest_first_and_tag_forms() {
     let server = TestServer::start(StorageType::Rocksdb);
     let now = now_ns();
     for i in 0..5u64 {
-        let mut s = span(0x100 + i as u128, 1, "search-op", now - (5 - i) * 60_000_000_000, 1_000);
-        s.attributes.push(str_kv("color", if i % 2 == 0 { "red" } else { "blue" }));
+        let mut s = span(
+            0x100 + i as u128,
+            1,
+            "search-op",
+            now - (5 - i) * 60_000_000_000,
+            1_000,
+        );
+        s.attributes
+            .push(str_kv("color", if i % 2 == 0 { "red" } else { "blue" }));
         server.export(request("search-svc", vec![s])).await;
     }
-    let (st, body) = server.get_json("/api/traces?service=search-svc&limit=2").await;
+    let (st, body) = server
+        .get_json("/api/traces?service=search-svc&limit=2")
+        .await;
     assert_eq!(st, 200, "{body}");
     let ids: Vec<&str> = body["data"]
         .as_array()
@@ -39,9 +48,7 @@ async fn search_honours_limit_newest_first_and_tag_forms() {
         .await;
     assert_eq!(body["data"], json!([]));
     // Multi-ID lookup reports the missing one.
-    let (st, body) = server
-        .get_json("/api/traces?traceID=104&traceID=fff")
-        .await;
+    let (st, body) = server.get_json("/api/traces?traceID=104&traceID=fff").await;
     assert_eq!(st, 200);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     assert_eq!(body["errors"][0]["msg"], "trace not found");
@@ -55,8 +62,14 @@ async fn bad_parameters_get_400_naming_the_parameter() {
         ("/api/traces?service=a&limit=abc", "limit"),
         ("/api/traces?service=a&start=yesterday", "start"),
         ("/api/traces?service=a&minDuration=10x", "minDuration"),
-        ("/api/traces?service=a&tag=nocolon", "malformed 'tag' parameter"),
-        ("/api/traces?service=a&minDuration=2ms&maxDuration=1ms", "maxDuration"),
+        (
+            "/api/traces?service=a&tag=nocolon",
+            "malformed 'tag' parameter",
+        ),
+        (
+            "/api/traces?service=a&minDuration=2ms&maxDuration=1ms",
+            "maxDuration",
+        ),
         ("/api/traces/not-hex", "trace"),
         ("/api/operations", "parameter 'service' is required"),
     ];
@@ -80,7 +93,10 @@ async fn bad_parameters_get_400_naming_the_parameter() {
         let (st, body) = server.get_json(url).await;
         assert_eq!(st, 400, "{url}");
         let msg = body["error"]["message"].as_str().unwrap_or("");
-        assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "{url}: {body}");
+        assert!(
+            msg.to_lowercase().contains(&needle.to_lowercase()),
+            "{url}: {body}"
+        );
         assert_eq!(body["error"]["httpCode"], 400);
     }
     let resp = server
@@ -124,7 +140,10 @@ async fn base_path_ui_files_and_config_injection() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<base href=\"/jaeger/\""), "{html}");
-    assert!(html.contains(r#"{"dependencies":{"menuEnabled":false}}"#), "{html}");
+    assert!(
+        html.contains(r#"{"dependencies":{"menuEnabled":false}}"#),
+        "{html}"
+    );
     assert!(html.contains("searchWithoutServiceName"), "{html}");
     let js = server
         .http
@@ -134,7 +153,12 @@ async fn base_path_ui_files_and_config_injection() {
         .unwrap();
     assert_eq!(js.status(), 200);
     assert_eq!(js.text().await.unwrap(), "console.log('ui')");
-    let outside = server.http.get(server.query_url("/api/services")).send().await.unwrap();
+    let outside = server
+        .http
+        .get(server.query_url("/api/services"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(outside.status(), 404);
 }
 
@@ -152,7 +176,10 @@ async fn admin_health_and_metrics() {
         .unwrap();
     assert_eq!(health["status"], "Server available");
     server
-        .export(request("metrics-svc", vec![span(0x5, 1, "op", now_ns(), 10)]))
+        .export(request(
+            "metrics-svc",
+            vec![span(0x5, 1, "op", now_ns(), 10)],
+        ))
         .await;
     server.get_json("/api/traces/5").await;
     let text = server

@@ -49,7 +49,10 @@ impl IndexActor {
 
     fn record(&mut self, entries: Vec<CatalogEntry>) {
         for e in entries {
-            self.catalog.entry(e.service).or_default().insert(e.operation);
+            self.catalog
+                .entry(e.service)
+                .or_default()
+                .insert(e.operation);
         }
     }
 

@@ -266,7 +266,13 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(matches!(refused, Err(IngestRefusal::Saturated { queued: 8, capacity: 10 })));
+        assert!(matches!(
+            refused,
+            Err(IngestRefusal::Saturated {
+                queued: 8,
+                capacity: 10
+            })
+        ));
         gate.add_permits(10);
         first.await.unwrap().unwrap().unwrap();
         assert_eq!(in_flight.load(Ordering::Acquire), 0);

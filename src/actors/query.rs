@@ -52,7 +52,10 @@ impl QueryActor {
         if spans.is_empty() {
             return Ok(None);
         }
-        let mut trace = Trace { trace_id: id, spans };
+        let mut trace = Trace {
+            trace_id: id,
+            spans,
+        };
         if !raw {
             adjust_trace(&mut trace, self.max_clock_skew_adjust_ns);
         }

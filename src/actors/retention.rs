@@ -92,16 +92,16 @@ impl RetentionActor {
         let store = self.store.clone();
         let (ttl, max) = (self.ttl, self.max_disk_bytes);
         let task = tokio::task::spawn_blocking(move || Self::pass(store.as_ref(), ttl, max));
-        ctx.spawn(actix::fut::wrap_future(task).map(
-            |res, act: &mut RetentionActor, _| {
+        ctx.spawn(
+            actix::fut::wrap_future(task).map(|res, act: &mut RetentionActor, _| {
                 act.running = false;
                 match res {
                     Ok(Ok(pass)) => act.apply(pass),
                     Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
                     Err(e) => tracing::error!(error = %e, "retention task panicked"),
                 }
-            },
-        ));
+            }),
+        );
     }
 
     fn apply(&mut self, pass: PassResult) {
@@ -124,13 +124,13 @@ impl RetentionActor {
     fn refresh_stats(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         let task = tokio::task::spawn_blocking(move || store.stats());
-        ctx.spawn(actix::fut::wrap_future(task).map(
-            |res, act: &mut RetentionActor, _| {
+        ctx.spawn(
+            actix::fut::wrap_future(task).map(|res, act: &mut RetentionActor, _| {
                 if let Ok(stats) = res {
                     act.metrics.update_store_stats(&stats);
                 }
-            },
-        ));
+            }),
+        );
     }
 }
 

@@ -125,9 +125,7 @@ pub fn ingest_refusal_status(r: &IngestRefusal) -> tonic::Status {
         IngestRefusal::Saturated { .. } => tonic::Status::with_error_details(
             tonic::Code::ResourceExhausted,
             r.to_string(),
-            ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
-                RETRY_AFTER_SECS,
-            ))),
+            ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(RETRY_AFTER_SECS))),
         ),
         IngestRefusal::Storage | IngestRefusal::Stopped => {
             tonic::Status::unavailable(r.to_string())

@@ -176,14 +176,22 @@ impl Sender {
                     Ok(resp) => {
                         let resp: ExportTraceServiceResponse = resp.into_inner();
                         if let Some(p) = resp.partial_success.filter(|p| p.rejected_spans > 0) {
-                            anyhow::bail!("server rejected {} spans: {}", p.rejected_spans, p.error_message);
+                            anyhow::bail!(
+                                "server rejected {} spans: {}",
+                                p.rejected_spans,
+                                p.error_message
+                            );
                         }
                         Ok(true)
                     }
-                    Err(s) if matches!(
-                        s.code(),
-                        tonic::Code::ResourceExhausted | tonic::Code::Unavailable
-                    ) => Ok(false),
+                    Err(s)
+                        if matches!(
+                            s.code(),
+                            tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+                        ) =>
+                    {
+                        Ok(false)
+                    }
                     Err(s) => Err(anyhow::anyhow!("export failed: {s}")),
                 }
             }
@@ -198,7 +206,10 @@ impl Sender {
                 match resp.status().as_u16() {
                     200 => Ok(true),
                     429 | 502 | 503 | 504 => Ok(false),
-                    code => anyhow::bail!("export failed with HTTP {code}: {}", resp.text().await.unwrap_or_default()),
+                    code => anyhow::bail!(
+                        "export failed with HTTP {code}: {}",
+                        resp.text().await.unwrap_or_default()
+                    ),
                 }
             }
         }
@@ -208,7 +219,11 @@ impl Sender {
 async fn connect(target: &Target) -> anyhow::Result<Sender> {
     Ok(match target {
         Target::Grpc(addr) => {
-            let uri = if addr.contains("://") { addr.clone() } else { format!("http://{addr}") };
+            let uri = if addr.contains("://") {
+                addr.clone()
+            } else {
+                format!("http://{addr}")
+            };
             let channel = tonic::transport::Endpoint::from_shared(uri)?
                 .connect()
                 .await
@@ -216,7 +231,11 @@ async fn connect(target: &Target) -> anyhow::Result<Sender> {
             Sender::Grpc(tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20))
         }
         Target::Http(addr) => {
-            let url = if addr.contains("://") { addr.clone() } else { format!("http://{addr}/v1/traces") };
+            let url = if addr.contains("://") {
+                addr.clone()
+            } else {
+                format!("http://{addr}/v1/traces")
+            };
             Sender::Http(reqwest::Client::new(), url)
         }
     })
@@ -232,14 +251,21 @@ pub async fn run(opts: IngestOptions) -> anyhow::Result<IngestReport> {
     let mut tasks = Vec::new();
     for _ in 0..opts.concurrency.max(1) {
         let mut sender = connect(&opts.target).await?;
-        let (prepared, next, acked, refusals, bar) =
-            (prepared.clone(), next.clone(), acked.clone(), refusals.clone(), bar.clone());
+        let (prepared, next, acked, refusals, bar) = (
+            prepared.clone(),
+            next.clone(),
+            acked.clone(),
+            refusals.clone(),
+            bar.clone(),
+        );
         let rate = opts.rate;
         tasks.push(tokio::spawn(async move {
             let mut lat = Latencies::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((body, n, before)) = prepared.requests.get(i) else { break };
+                let Some((body, n, before)) = prepared.requests.get(i) else {
+                    break;
+                };
                 if let Some(rate) = rate {
                     // Pace by spans: a request may start once the spans before it are due.
                     let due = started + Duration::from_secs_f64(*before as f64 / rate);

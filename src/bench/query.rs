@@ -76,25 +76,44 @@ impl Client {
 
 /// Finds `end_ns` of the ingest run: trace 0's real root start minus its offset in the window.
 async fn discover_workload(c: &Client, traces: u64, seed: u64) -> anyhow::Result<Workload> {
-    let probe = Workload { traces, seed, end_ns: WINDOW_NS };
+    let probe = Workload {
+        traces,
+        seed,
+        end_ns: WINDOW_NS,
+    };
     let t0 = probe.trace(0);
-    let (status, body) = c.get(&format!("/api/v3/traces/{}?rawTraces=true", hex(&t0.trace_id))).await?;
+    let (status, body) = c
+        .get(&format!(
+            "/api/v3/traces/{}?rawTraces=true",
+            hex(&t0.trace_id)
+        ))
+        .await?;
     if status != 200 {
         bail!("trace 0 of seed {seed} / {traces} traces is not on the server (HTTP {status}); run `bench ingest` with the same --seed and --traces first");
     }
     let root = hex(&t0.spans[0].span_id);
     let mut start = None;
-    for rs in body["result"]["resourceSpans"].as_array().into_iter().flatten() {
+    for rs in body["result"]["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
             for s in ss["spans"].as_array().into_iter().flatten() {
                 if s["spanId"] == root.as_str() {
-                    start = s["startTimeUnixNano"].as_str().and_then(|v| v.parse::<u64>().ok());
+                    start = s["startTimeUnixNano"]
+                        .as_str()
+                        .and_then(|v| v.parse::<u64>().ok());
                 }
             }
         }
     }
     let start = start.context("root span of trace 0 not found in the server's answer")?;
-    Ok(Workload { traces, seed, end_ns: WINDOW_NS + start - t0.spans[0].start_ns })
+    Ok(Workload {
+        traces,
+        seed,
+        end_ns: WINDOW_NS + start - t0.spans[0].start_ns,
+    })
 }
 
 /// One search: the URL, and what every returned trace must contain.
@@ -120,7 +139,11 @@ impl Search {
             u += &format!("&operation={}", workload::operation_name(self.service, op));
         }
         if let Some((k, v)) = self.attribute {
-            u += &format!("&tag={}:{}", workload::attribute_key(k), workload::attribute_value(v));
+            u += &format!(
+                "&tag={}:{}",
+                workload::attribute_key(k),
+                workload::attribute_value(v)
+            );
         }
         if let Some((min, max)) = self.duration {
             u += &format!("&minDuration={min}ns&maxDuration={max}ns");
@@ -142,9 +165,9 @@ impl Search {
                 })
                 && start_us >= self.window.0 / 1000
                 && start_us <= self.window.1.div_ceil(1000)
-                && self.duration.is_none_or(|(min, max)| {
-                    dur_us * 1000 + 999 >= min && dur_us * 1000 <= max
-                })
+                && self
+                    .duration
+                    .is_none_or(|(min, max)| dur_us * 1000 + 999 >= min && dur_us * 1000 <= max)
                 && self.attribute.is_none_or(|(k, v)| {
                     s["tags"].as_array().into_iter().flatten().any(|t| {
                         t["key"] == workload::attribute_key(k).as_str()
@@ -183,8 +206,14 @@ fn make_search(kind: &str, rng: &mut Pcg64, w: &Workload) -> Search {
     let dur = s.end_ns - s.start_ns;
     match kind {
         "by_service" => base,
-        "by_operation" => Search { operation: Some(s.operation), ..base },
-        "by_duration" => Search { duration: Some((dur / 2, dur * 2)), ..base },
+        "by_operation" => Search {
+            operation: Some(s.operation),
+            ..base
+        },
+        "by_duration" => Search {
+            duration: Some((dur / 2, dur * 2)),
+            ..base
+        },
         "by_time_range" => Search {
             window: window_around(rng, w, s, HOUR / 6),
             ..base
@@ -210,7 +239,10 @@ pub async fn run(opts: QueryOptions) -> anyhow::Result<QueryReport> {
     } else {
         format!("http://{}", opts.base_url)
     };
-    let c = Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string() };
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: base.trim_end_matches('/').to_string(),
+    };
     let w = discover_workload(&c, opts.traces, opts.seed).await?;
     let mut rng = Pcg64::seed_from_u64(opts.seed.wrapping_add(0x51));
     let bar = progress_bar(opts.quiet, (KINDS.len() * opts.repeat) as u64, "querying");
@@ -234,7 +266,11 @@ pub async fn run(opts: QueryOptions) -> anyhow::Result<QueryReport> {
                     .collect();
                 let want: HashSet<String> = t.spans.iter().map(|s| hex(&s.span_id)).collect();
                 (status != 200 || got != want).then(|| {
-                    format!("trace {} came back with {} of 10 spans (HTTP {status})", hex(&t.trace_id), got.len())
+                    format!(
+                        "trace {} came back with {} of 10 spans (HTTP {status})",
+                        hex(&t.trace_id),
+                        got.len()
+                    )
                 })
             } else {
                 let search = make_search(kind, &mut rng, &w);
@@ -247,11 +283,16 @@ pub async fn run(opts: QueryOptions) -> anyhow::Result<QueryReport> {
                 if status != 200 {
                     Some(format!("{url}: HTTP {status}"))
                 } else if let Some(bad) = traces.iter().find(|t| !search.matches(t)) {
-                    Some(format!("{url}: returned non-matching trace {}", bad["traceID"]))
+                    Some(format!(
+                        "{url}: returned non-matching trace {}",
+                        bad["traceID"]
+                    ))
                 } else if traces.len() < opts.limit
                     && search.known.is_some_and(|id| {
                         let want = hex(&id);
-                        !traces.iter().any(|t| t["traceID"].as_str() == Some(want.as_str()))
+                        !traces
+                            .iter()
+                            .any(|t| t["traceID"].as_str() == Some(want.as_str()))
                     })
                 {
                     Some(format!("{url}: a known matching trace is missing"))
@@ -287,7 +328,13 @@ impl QueryReport {
         for k in &self.kinds {
             out += &format!(
                 "{:<15} {:>8} {:>10.2} {:>10.2} {:>10.2} {:>9.1} {:>9}\n",
-                k.kind, k.latency_ms.count, k.latency_ms.p50, k.latency_ms.p99, k.latency_ms.max, k.results_mean, k.failures
+                k.kind,
+                k.latency_ms.count,
+                k.latency_ms.p50,
+                k.latency_ms.p99,
+                k.latency_ms.max,
+                k.results_mean,
+                k.failures
             );
         }
         for f in &self.failures {

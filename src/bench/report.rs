@@ -61,7 +61,11 @@ pub fn rss(pid: u32) -> anyhow::Result<(u64, u64)> {
 
 /// `tracehound_ingest_spans_stored_total`, summed over protocols, from an admin endpoint.
 pub async fn stored_spans(admin: &str) -> anyhow::Result<u64> {
-    let url = if admin.contains("://") { format!("{admin}/metrics") } else { format!("http://{admin}/metrics") };
+    let url = if admin.contains("://") {
+        format!("{admin}/metrics")
+    } else {
+        format!("http://{admin}/metrics")
+    };
     let text = reqwest::get(&url).await?.text().await?;
     Ok(text
         .lines()
@@ -73,12 +77,20 @@ pub async fn stored_spans(admin: &str) -> anyhow::Result<u64> {
 impl DiskReport {
     pub fn table(&self) -> String {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
-        let mut out = format!("storage\n  bytes on disk       {} ({:.1} MiB)\n", self.bytes_on_disk, mb(self.bytes_on_disk));
+        let mut out = format!(
+            "storage\n  bytes on disk       {} ({:.1} MiB)\n",
+            self.bytes_on_disk,
+            mb(self.bytes_on_disk)
+        );
         if let (Some(spans), Some(bps)) = (self.spans, self.bytes_per_span) {
             out += &format!("  spans stored        {spans}\n  bytes per span      {bps:.1}\n");
         }
         if let (Some(peak), Some(cur)) = (self.peak_rss_bytes, self.rss_bytes) {
-            out += &format!("  peak RSS            {:.1} MiB (now {:.1} MiB)\n", mb(peak), mb(cur));
+            out += &format!(
+                "  peak RSS            {:.1} MiB (now {:.1} MiB)\n",
+                mb(peak),
+                mb(cur)
+            );
         }
         out
     }

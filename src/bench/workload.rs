@@ -93,8 +93,7 @@ impl Workload {
     pub fn trace(&self, index: u64) -> GenTrace {
         let mut rng = Pcg64::seed_from_u64(mix(self.seed ^ mix(index)));
         let slot = WINDOW_NS as f64 / self.traces.max(1) as f64;
-        let root_start =
-            self.start_ns() + ((index as f64 + rng.random::<f64>()) * slot) as u64;
+        let root_start = self.start_ns() + ((index as f64 + rng.random::<f64>()) * slot) as u64;
         let mut trace_id = [0u8; 16];
         rng.fill_bytes(&mut trace_id);
         let (lo, hi) = ((10e6f64).ln(), (500e6f64).ln());
@@ -206,9 +205,18 @@ mod tests {
             }
         }
         // 9000 children: 40/40/20 within a generous tolerance.
-        assert!((3300..3900).contains(&kinds[KIND_SERVER as usize]), "{kinds:?}");
-        assert!((3300..3900).contains(&kinds[KIND_CLIENT as usize]), "{kinds:?}");
-        assert!((1500..2100).contains(&kinds[KIND_INTERNAL as usize]), "{kinds:?}");
+        assert!(
+            (3300..3900).contains(&kinds[KIND_SERVER as usize]),
+            "{kinds:?}"
+        );
+        assert!(
+            (3300..3900).contains(&kinds[KIND_CLIENT as usize]),
+            "{kinds:?}"
+        );
+        assert!(
+            (1500..2100).contains(&kinds[KIND_INTERNAL as usize]),
+            "{kinds:?}"
+        );
         assert!((100..320).contains(&errors), "{errors}");
     }
 }

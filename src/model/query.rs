@@ -10,8 +10,8 @@
 //! understood as Jaeger does. Stores use indexes only to find candidates; the final word is
 //! always [`span_matches`], so every store answers the same.
 
-use super::span::{find_attr, KeyValue, Span, SpanKind, StatusCode, Value};
 use super::ids::TraceId;
+use super::span::{find_attr, KeyValue, Span, SpanKind, StatusCode, Value};
 
 /// Search depth used when a client sends none (Jaeger's default).
 pub const DEFAULT_SEARCH_LIMIT: usize = 100;
@@ -55,7 +55,8 @@ pub fn span_matches(span: &Span, q: &TraceQuery) -> bool {
         return false;
     }
     let d = span.duration_ns();
-    if q.duration_min_ns.is_some_and(|min| d < min) || q.duration_max_ns.is_some_and(|max| d > max) {
+    if q.duration_min_ns.is_some_and(|min| d < min) || q.duration_max_ns.is_some_and(|max| d > max)
+    {
         return false;
     }
     q.attributes
@@ -112,7 +113,9 @@ pub fn span_has_attribute(span: &Span, key: &str, want: &str) -> bool {
 }
 
 fn attr_equals(attrs: &[KeyValue], key: &str, want: &str) -> bool {
-    attrs.iter().any(|kv| kv.key == key && value_equals(&kv.value, want))
+    attrs
+        .iter()
+        .any(|kv| kv.key == key && value_equals(&kv.value, want))
 }
 
 fn value_equals(v: &Value, want: &str) -> bool {
@@ -316,11 +319,17 @@ mod tests {
         let sum = TraceSummary::of(TraceId::from_u128(7), &[child, orphan, root]);
         assert_eq!(sum.root_service_name, "a");
         assert_eq!(sum.root_operation_name, "root");
-        assert_eq!((sum.span_count, sum.error_span_count, sum.orphan_span_count), (3, 1, 1));
+        assert_eq!(
+            (sum.span_count, sum.error_span_count, sum.orphan_span_count),
+            (3, 1, 1)
+        );
         assert_eq!((sum.min_start_ns, sum.max_end_ns), (5, 110));
         // Services in order of first appearance: b (child, orphan), then a (root).
         assert_eq!(sum.services.len(), 2);
-        assert_eq!((sum.services[0].name.as_str(), sum.services[0].span_count), ("b", 2));
+        assert_eq!(
+            (sum.services[0].name.as_str(), sum.services[0].span_count),
+            ("b", 2)
+        );
         assert_eq!(sum.services[0].error_span_count, 1);
         assert_eq!(sum.services[1].error_span_count, 0);
     }

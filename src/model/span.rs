@@ -414,7 +414,10 @@ mod tests {
         assert_eq!(Value::Double(1.0).to_query_string(), "1");
         assert_eq!(Value::Int(123).to_query_string(), "123");
         assert_eq!(Value::Bool(true).to_query_string(), "true");
-        assert_eq!(Value::Bytes(vec![0, 0, 0x30, 0x39]).to_query_string(), "AAAwOQ==");
+        assert_eq!(
+            Value::Bytes(vec![0, 0, 0x30, 0x39]).to_query_string(),
+            "AAAwOQ=="
+        );
         let arr = Value::Array(vec![Value::Int(1), Value::Str("a".into())]);
         assert_eq!(arr.to_query_string(), r#"[1,"a"]"#);
     }

@@ -725,14 +725,18 @@ mod tests {
         }
 
         #[test]
-        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        fn decoding_arbitrary_bytes_never_panics(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+        ) {
             let mut out = Vec::new();
             let _ = decode_chunk(TraceId::ZERO, &bytes, &mut out);
             let _ = decode_index_value(0, &bytes);
         }
 
         #[test]
-        fn decoding_mutated_chunks_never_panics(spans in chunk(), pos in any::<usize>(), b in any::<u8>(), cut in any::<usize>()) {
+        fn decoding_mutated_chunks_never_panics(
+            spans in chunk(), pos in any::<usize>(), b in any::<u8>(), cut in any::<usize>(),
+        ) {
             let mut buf = Vec::new();
             ChunkEncoder::new().encode(spans.iter(), &mut buf);
             let i = pos % buf.len();

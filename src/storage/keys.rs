@@ -14,6 +14,7 @@
 //! | CF | key | value |
 //! |---|---|---|
 //! | `default` | `format_version` | u32 BE ([`FORMAT_VERSION`]) |
+//! | `default` | `partition_width_secs` | u64 BE; recorded at creation, wins over the configuration |
 //! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
 //! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
 //! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | start range |
@@ -48,6 +49,8 @@ use crate::model::{SpanKind, TraceId};
 pub const FORMAT_VERSION: u32 = 1;
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
+/// `default` CF key holding the partition width the data was written with (u64 BE seconds).
+pub const PARTITION_WIDTH_KEY: &[u8] = b"partition_width_secs";
 
 const SPANS_CF_PREFIX: &str = "spans.";
 const INDEX_CF_PREFIX: &str = "index.";

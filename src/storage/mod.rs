@@ -26,7 +26,9 @@ pub enum StorageError {
     },
     #[error("corrupt record in {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
-    #[error("data directory {path} holds format version {found}, this build reads version {expected}")]
+    #[error(
+        "data directory {path} holds format version {found}, this build reads version {expected}"
+    )]
     FormatVersion {
         path: String,
         found: u32,
@@ -82,7 +84,10 @@ pub trait TraceStore: Send + Sync + 'static {
         for id in ids {
             let spans = self.get_trace(id)?;
             if !spans.is_empty() {
-                out.push(Trace { trace_id: id, spans });
+                out.push(Trace {
+                    trace_id: id,
+                    spans,
+                });
             }
         }
         Ok(out)

@@ -19,13 +19,13 @@ mod tests;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
     FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBufferManager,
 };
-use std::sync::Arc;
 
 use super::codec;
 use super::keys::{self, PartitionCf};
@@ -94,6 +94,15 @@ impl RocksStore {
             Vec::new()
         };
         let mut descriptors = Vec::new();
+        if !existing
+            .iter()
+            .any(|n| n == rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+        {
+            descriptors.push(ColumnFamilyDescriptor::new(
+                rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
+                default_cf_options(&cache),
+            ));
+        }
         let mut spans = BTreeSet::new();
         let mut index = BTreeSet::new();
         for name in &existing {
@@ -112,7 +121,7 @@ impl RocksStore {
             descriptors.push(ColumnFamilyDescriptor::new(name.as_str(), cf_opts));
         }
         let db = Db::open_cf_descriptors(&db_opts, path, descriptors)?;
-        let store = RocksStore {
+        let mut store = RocksStore {
             db,
             path: path.to_path_buf(),
             opts,
@@ -121,6 +130,7 @@ impl RocksStore {
             create_lock: Mutex::new(()),
         };
         store.check_format_version()?;
+        store.opts.partition_width_secs = store.settle_partition_width()?;
         // A partition with only one of its families was being created or dropped when the
         // process died. Creation writes no data before both exist, and a drop was wanted, so
         // finishing the drop is right in both cases.
@@ -139,7 +149,7 @@ impl RocksStore {
         &self.path
     }
 
-    /// The options the store was opened with.
+    /// The options in effect (the partition width is the one recorded in the data).
     pub fn options(&self) -> &RocksOptions {
         &self.opts
     }
@@ -181,6 +191,40 @@ impl RocksStore {
                 what: "format version",
                 detail: "partitions exist but no format version is recorded".into(),
             }),
+        }
+    }
+
+    /// The partition width is a property of the data: the first open records it, later opens
+    /// keep it (a different configured width would misplace the existing partitions).
+    fn settle_partition_width(&self) -> Result<u64, StorageError> {
+        let wanted = self.opts.partition_width_secs;
+        match self.db.get(keys::PARTITION_WIDTH_KEY)? {
+            Some(v) => {
+                let stored = <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .ok()
+                    .filter(|&w| w > 0)
+                    .ok_or_else(|| StorageError::Corrupt {
+                        what: "partition width",
+                        detail: format!("{} bytes", v.len()),
+                    })?;
+                if stored != wanted {
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        stored,
+                        wanted,
+                        "keeping the partition width the data was written with"
+                    );
+                }
+                Ok(stored)
+            }
+            None => {
+                let mut wo = rocksdb::WriteOptions::default();
+                wo.set_sync(true);
+                self.db
+                    .put_opt(keys::PARTITION_WIDTH_KEY, wanted.to_be_bytes(), &wo)?;
+                Ok(wanted)
+            }
         }
     }
 

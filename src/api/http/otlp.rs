@@ -36,7 +36,12 @@ fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),
@@ -51,9 +56,8 @@ async fn read_body(
     payload: web::Payload,
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
-    };
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -66,8 +70,8 @@ async fn read_body(
     let mut stream = Decompress::from_headers(payload.into_inner(), req.headers());
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

@@ -114,10 +114,7 @@ async fn services(state: web::Data<QueryState>) -> HttpResponse {
     )
 }
 
-async fn service_operations(
-    state: web::Data<QueryState>,
-    path: web::Path<String>,
-) -> HttpResponse {
+async fn service_operations(state: web::Data<QueryState>, path: web::Path<String>) -> HttpResponse {
     classic(
         timed(&state, "service_operations", async {
             let ops = state
@@ -151,7 +148,10 @@ async fn operations(state: web::Data<QueryState>, req: HttpRequest) -> HttpRespo
                 .send(GetOperations { service, span_kind })
                 .await?;
             let n = ops.len();
-            Ok(json_response(&envelope(operations_json(&ops), n, None), false))
+            Ok(json_response(
+                &envelope(operations_json(&ops), n, None),
+                false,
+            ))
         })
         .await,
     )
@@ -173,7 +173,10 @@ async fn search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse 
                     }
                 }
                 let errors = (!errors.is_empty()).then_some(errors);
-                return Ok(json_response(&envelope(json!(data), 0, errors), pretty(&req)));
+                return Ok(json_response(
+                    &envelope(json!(data), 0, errors),
+                    pretty(&req),
+                ));
             }
             let traces = state
                 .query
@@ -237,7 +240,10 @@ async fn v3_operations(state: web::Data<QueryState>, req: HttpRequest) -> HttpRe
 
 /// All spans of the traces, in order, as one OTLP `TracesData` JSON document.
 fn otlp_result(traces: &[Trace]) -> Json {
-    let spans: Vec<Span> = traces.iter().flat_map(|t| t.spans.iter().cloned()).collect();
+    let spans: Vec<Span> = traces
+        .iter()
+        .flat_map(|t| t.spans.iter().cloned())
+        .collect();
     json!({ "result": traces_data_to_json(&from_model(&spans)) })
 }
 
@@ -275,7 +281,10 @@ async fn v3_trace_by_id(
             })
             .await??
             .ok_or_else(|| ApiError::NotFound("No traces found".into()))?;
-        Ok(json_response(&otlp_result(std::slice::from_ref(&trace)), false))
+        Ok(json_response(
+            &otlp_result(std::slice::from_ref(&trace)),
+            false,
+        ))
     })
     .await)
 }

@@ -115,7 +115,10 @@ impl UiState {
                 ),
             );
         if !base_prefix.is_empty() {
-            html = html.replace("<base href=\"/\"", &format!("<base href=\"{base_prefix}/\""));
+            html = html.replace(
+                "<base href=\"/\"",
+                &format!("<base href=\"{base_prefix}/\""),
+            );
         }
         Ok(UiState {
             index_html: html,

@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-
 // ---------------------------------------------------------------------------------------------
 // OTLP/JSON → protobuf messages
 // ---------------------------------------------------------------------------------------------
@@ -27,7 +26,6 @@ impl fmt::Display for JsonPath<'_> {
         }
     }
 }
-
 
 use super::*;
 
@@ -254,9 +252,7 @@ fn entity_ref(v: Json, path: &JsonPath<'_>) -> R<EntityRef> {
             "schemaUrl" | "schema_url" => out.schema_url = string(v, &p)?,
             "type" => out.r#type = string(v, &p)?,
             "idKeys" | "id_keys" => out.id_keys = list(v, &p, string)?,
-            "descriptionKeys" | "description_keys" => {
-                out.description_keys = list(v, &p, string)?
-            }
+            "descriptionKeys" | "description_keys" => out.description_keys = list(v, &p, string)?,
             _ => {}
         }
     }
@@ -313,9 +309,7 @@ fn span(v: Json, path: &JsonPath<'_>) -> R<PbSpan> {
             "startTimeUnixNano" | "start_time_unix_nano" => {
                 out.start_time_unix_nano = integer(v, &p)?
             }
-            "endTimeUnixNano" | "end_time_unix_nano" => {
-                out.end_time_unix_nano = integer(v, &p)?
-            }
+            "endTimeUnixNano" | "end_time_unix_nano" => out.end_time_unix_nano = integer(v, &p)?,
             "attributes" => out.attributes = list(v, &p, key_value)?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
                 out.dropped_attributes_count = integer(v, &p)?

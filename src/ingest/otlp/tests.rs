@@ -48,8 +48,8 @@ fn normalise(v: Json) -> Json {
                     }
                     (_, v) => normalise(v),
                 };
-                let zero_parent = k == "parentSpanId"
-                    && v.as_str().is_some_and(|s| s.bytes().all(|c| c == b'0'));
+                let zero_parent =
+                    k == "parentSpanId" && v.as_str().is_some_and(|s| s.bytes().all(|c| c == b'0'));
                 let oneof = matches!(
                     k.as_str(),
                     "stringValue"
@@ -505,9 +505,7 @@ fn pb_span(trace_id: &[u8], span_id: &[u8]) -> PbSpan {
     }
 }
 
-fn request_of(
-    resources: Vec<(Option<PbResource>, Vec<Vec<PbSpan>>)>,
-) -> ExportTraceServiceRequest {
+fn request_of(resources: Vec<(Option<PbResource>, Vec<Vec<PbSpan>>)>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: resources
             .into_iter()
@@ -921,8 +919,7 @@ fn arb_otlp_json() -> impl Strategy<Value = Json> {
         any::<bool>().prop_map(Json::Bool),
         any::<i64>().prop_map(Json::from),
         any::<u64>().prop_map(Json::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
         "[0-9a-fA-F]{0,34}".prop_map(Json::String),
         "[A-Za-z0-9+/=_-]{0,8}".prop_map(Json::String),
         ".{0,6}".prop_map(Json::String),

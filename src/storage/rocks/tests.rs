@@ -324,6 +324,23 @@ fn reopening_keeps_data_and_catalog() {
 }
 
 #[test]
+fn the_recorded_partition_width_wins_over_the_configured_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hourly = RocksOptions {
+        partition_width_secs: 3_600,
+        ..small_options()
+    };
+    drop(RocksStore::open(dir.path(), hourly).expect("opens"));
+    let store = open(dir.path());
+    assert_eq!(store.options().partition_width_secs, 3_600);
+    write(
+        &store,
+        vec![span(1, 1, "web", "op", T0 + 2 * 3_600 * SEC + 5, SEC)],
+    );
+    assert_eq!(store.partition_starts(), vec![T0 / SEC + 2 * 3_600]);
+}
+
+#[test]
 fn drop_expired_drops_only_old_partitions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
@@ -438,180 +455,4 @@ fn concurrent_writers_creating_partitions_lose_nothing() {
     let mut q = query(Some("web"));
     q.limit = 1000;
     assert_eq!(found(&store, &q).len(), 80);
-}
-
-#[test]
-#[ignore]
-fn measure_reference_workload_disk_use() {
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn f(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-    let traces: u64 = std::env::var("TRACES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let services: Vec<Arc<Resource>> = (0..10)
-        .map(|i| {
-            Arc::new(Resource {
-                attributes: vec![KeyValue::string("service.name", format!("service-{i}"))],
-                ..Default::default()
-            })
-        })
-        .collect();
-    let span_secs = traces * 86_400 / 100_000;
-    let mut starts: Vec<u64> = (0..traces)
-        .map(|_| T0 + rng.below(span_secs * SEC))
-        .collect();
-    starts.sort();
-    let t = std::time::Instant::now();
-    let mut batch = Vec::new();
-    let mut total = 0u64;
-    for root_start in starts {
-        let trace_id = TraceId::from_u128(((rng.next() as u128) << 64) | rng.next() as u128);
-        let mut spans: Vec<Span> = Vec::with_capacity(10);
-        for i in 0..10 {
-            let (start, dur, parent, kind) = if i == 0 {
-                let d = (10e6 * (50f64).powf(rng.f())) as u64;
-                (root_start, d, SpanId::ZERO, SpanKind::Server)
-            } else {
-                let p = &spans[rng.below(i) as usize];
-                let pd = p.end_ns - p.start_ns;
-                let s = p.start_ns + 1 + (rng.f() * 0.3 * pd as f64) as u64;
-                let d = ((0.3 + rng.f() * 0.35) * pd as f64) as u64;
-                let r = rng.below(10);
-                let k = if r < 4 {
-                    SpanKind::Server
-                } else if r < 8 {
-                    SpanKind::Client
-                } else {
-                    SpanKind::Internal
-                };
-                (s, d, p.span_id, k)
-            };
-            let svc = rng.below(10) as usize;
-            let op = rng.below(5);
-            let mut keys_used: Vec<u64> = Vec::new();
-            while keys_used.len() < 11 {
-                let k = rng.below(97);
-                if !keys_used.contains(&k) {
-                    keys_used.push(k);
-                }
-            }
-            let st = rng.below(100);
-            let mut s = Span {
-                trace_id,
-                span_id: SpanId::from_u64(rng.next()),
-                parent_span_id: parent,
-                name: format!("op-{svc}-{op}"),
-                kind,
-                start_ns: start,
-                end_ns: start + dur,
-                attributes: keys_used
-                    .iter()
-                    .map(|k| {
-                        KeyValue::string(
-                            format!("attr.key_{k:02}"),
-                            format!("value-{:03}", rng.below(1000)),
-                        )
-                    })
-                    .collect(),
-                resource: services[svc].clone(),
-                ..Default::default()
-            };
-            s.status.code = if st < 97 {
-                StatusCode::Unset
-            } else if st < 98 {
-                StatusCode::Ok
-            } else {
-                StatusCode::Error
-            };
-            spans.push(s);
-        }
-        batch.extend(spans);
-        if batch.len() >= 1000 {
-            total += batch.len() as u64;
-            store
-                .write(&SpanBatch {
-                    spans: std::mem::take(&mut batch),
-                })
-                .expect("writes");
-        }
-    }
-    total += batch.len() as u64;
-    store.write(&SpanBatch { spans: batch }).expect("writes");
-    let write_secs = t.elapsed().as_secs_f64();
-    store.flush().expect("flush");
-    for start in store.partition_starts() {
-        for cf in [store.spans_cf(start), store.index_cf(start)]
-            .into_iter()
-            .flatten()
-        {
-            store.db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
-        }
-    }
-    let (mut spans_b, mut index_b) = (0, 0);
-    for start in store.partition_starts() {
-        let p = rocksdb::properties::TOTAL_SST_FILES_SIZE;
-        spans_b += store
-            .spans_cf(start)
-            .map(|cf| {
-                store
-                    .db
-                    .property_int_value_cf(&cf, p)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(0);
-        index_b += store
-            .index_cf(start)
-            .map(|cf| {
-                store
-                    .db
-                    .property_int_value_cf(&cf, p)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(0);
-    }
-    let mut index_keys = 0u64;
-    for start in store.partition_starts() {
-        let cf = store.index_cf(start).expect("cf");
-        let mut it = store.db.raw_iterator_cf(&cf);
-        it.seek_to_first();
-        while it.valid() {
-            index_keys += 1;
-            it.next();
-        }
-    }
-    let t = std::time::Instant::now();
-    let mut q = query(Some("service-3"));
-    q.limit = 20;
-    let n = store.find_traces(&q).expect("q").len();
-    let q_secs = t.elapsed().as_secs_f64();
-    println!(
-        "spans {total}, write {:.0} spans/s (debug build), spans CF {:.1} B/span, index CF {:.1} B/span, index keys/span {:.2}, dir {:.1} B/span, search by service {n} traces in {:.1} ms",
-        total as f64 / write_secs,
-        spans_b as f64 / total as f64,
-        index_b as f64 / total as f64,
-        index_keys as f64 / total as f64,
-        store.stats().bytes_on_disk as f64 / total as f64,
-        q_secs * 1e3,
-    );
 }
