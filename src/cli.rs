@@ -473,4 +473,59 @@ mod tests {
             assert_eq!(env.as_deref(), Some(want.as_str()), "--{long}");
         }
     }
+
+    /// The `[default: …]` shown in `--help` must be the real default of `Config::default()`.
+    #[test]
+    fn help_defaults_match_the_config_defaults() {
+        use crate::config::{ByteSize, Config, GoDuration};
+        use clap::CommandFactory;
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        let lookup = |path: &str| -> Option<toml::Value> {
+            let mut v = &defaults;
+            // Flag names are dotted TOML paths (`query.http-server.host-port`).
+            for part in path.split('.') {
+                v = v.get(part)?;
+            }
+            Some(v.clone())
+        };
+        let same = |shown: &str, real: &toml::Value| match real {
+            toml::Value::String(s) => {
+                s == shown
+                    || (shown.parse::<GoDuration>().ok().is_some()
+                        && shown.parse::<GoDuration>().ok() == s.parse::<GoDuration>().ok())
+                    || (shown.parse::<ByteSize>().ok().is_some()
+                        && shown.parse::<ByteSize>().ok() == s.parse::<ByteSize>().ok())
+                    || (s.is_empty() && shown == "none")
+            }
+            other => other.to_string() == shown,
+        };
+        let cmd = Cli::command();
+        let aio = cmd.find_subcommand("all-in-one").unwrap();
+        let mut checked = 0;
+        for arg in aio.get_arguments() {
+            let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else {
+                continue;
+            };
+            let help = help.to_string();
+            let Some(shown) = help
+                .split("[default: ")
+                .nth(1)
+                .and_then(|rest| rest.split(']').next())
+            else {
+                continue;
+            };
+            match lookup(long) {
+                Some(real) => assert!(
+                    same(shown, &real),
+                    "--{long}: help says {shown}, default is {real}"
+                ),
+                None => assert_eq!(
+                    shown, "none",
+                    "--{long}: help says {shown}, default is unset"
+                ),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} defaults checked");
+    }
 }

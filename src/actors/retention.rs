@@ -14,11 +14,6 @@ use super::index::ReloadCatalog;
 use crate::storage::{CatalogEntry, RetentionReport, StorageError, StoreStats, TraceStore};
 use crate::telemetry::Metrics;
 
-/// Run one retention pass now (in addition to the timer).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RunRetention;
-
 pub struct RetentionActor {
     store: Arc<dyn TraceStore>,
     ttl: Duration,
@@ -141,12 +136,5 @@ impl Actor for RetentionActor {
         self.run_pass(ctx);
         ctx.run_interval(self.interval, |act, ctx| act.run_pass(ctx));
         ctx.run_interval(STATS_INTERVAL, |act, ctx| act.refresh_stats(ctx));
-    }
-}
-
-impl Handler<RunRetention> for RetentionActor {
-    type Result = ();
-    fn handle(&mut self, _: RunRetention, ctx: &mut Context<Self>) {
-        self.run_pass(ctx);
     }
 }
