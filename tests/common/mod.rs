@@ -148,7 +148,10 @@ pub fn conformance_dir() -> Option<PathBuf> {
     if dir.join("queries.json").is_file() {
         Some(dir)
     } else {
-        eprintln!(
+        // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
              !! Jaeger conformance fixtures NOT FOUND at {}\n\
              !! The conformance suite did NOT run. Put shared/ beside the clone to run it.\n\
