@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Collector, query service and UI in one process, on the embedded store.
     #[command(name = "all-in-one")]
-    AllInOne(AllInOneArgs),
+    AllInOne(Box<AllInOneArgs>),
     /// Benchmark a running server with the reference workload (DESIGN.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -404,7 +404,7 @@ mod tests {
         let mut full = vec!["tracehound", "all-in-one"];
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).expect("arguments parse").command {
-            Command::AllInOne(a) => a,
+            Command::AllInOne(a) => *a,
             other => panic!("not all-in-one: {other:?}"),
         }
     }

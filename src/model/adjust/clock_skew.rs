@@ -7,6 +7,7 @@
 //! max_delta`; otherwise — and always when `max_delta` is 0, the default — the span only gets a
 //! warning. The walk is iterative so deep traces cannot overflow the stack.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::model::duration::format_go_duration;
@@ -25,11 +26,12 @@ pub fn correct_clock_skew(trace: &mut Trace, max_delta_ns: u64) {
     let mut index: HashMap<SpanId, usize> = HashMap::with_capacity(n);
     let mut in_forest = vec![false; n];
     for (i, span) in spans.iter_mut().enumerate() {
-        if index.contains_key(&span.span_id) {
-            span.add_warning(WARNING_DUPLICATE_SPAN_ID);
-        } else {
-            index.insert(span.span_id, i);
-            in_forest[i] = true;
+        match index.entry(span.span_id) {
+            Entry::Occupied(_) => span.add_warning(WARNING_DUPLICATE_SPAN_ID),
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+                in_forest[i] = true;
+            }
         }
     }
 

@@ -229,7 +229,7 @@ fn trace_id_path_accepts_hex_then_base64() {
     // 22 hex digits is also valid unpadded base64 of 16 bytes: hex wins.
     assert_eq!(
         parse_trace_id_path("0123456789abcdef012345").unwrap(),
-        TraceId::from_u128(0x0123_4567_89ab_cdef_0123_45)
+        TraceId::from_u128(0x0001_2345_6789_abcd_ef01_2345)
     );
     // Bytes chosen so the encodings contain '+' / '/' (std) and '-' / '_' (URL).
     let bytes: [u8; 16] = [
