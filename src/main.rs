@@ -3,6 +3,11 @@
 use clap::Parser;
 use tracehound::cli::{Cli, Command};
 
+// The query path builds and frees many small JSON values and the ingest path many small spans;
+// glibc's allocator spent over a third of the query CPU in malloc/free (perf, reference workload).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
