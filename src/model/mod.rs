@@ -4,6 +4,7 @@
 
 pub mod adjust;
 pub mod duration;
+pub mod go_json;
 pub mod ids;
 pub mod query;
 pub mod span;

@@ -95,33 +95,8 @@ impl Value {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD.encode_string(b, out);
             }
-            Value::Array(_) | Value::Map(_) => {
-                out.push_str(&self.to_json().to_string());
-            }
-        }
-    }
-
-    /// The JSON form of a value as pdata prints arrays and maps (raw values, not AnyValue objects).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Empty => J::Null,
-            Value::Str(s) => J::String(s.clone()),
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            Value::Double(d) => serde_json::Number::from_f64(*d)
-                .map(J::Number)
-                .unwrap_or_else(|| J::String(double_string(*d))),
-            Value::Bytes(b) => {
-                use base64::Engine;
-                J::String(base64::engine::general_purpose::STANDARD.encode(b))
-            }
-            Value::Array(vs) => J::Array(vs.iter().map(Value::to_json).collect()),
-            Value::Map(kvs) => J::Object(
-                kvs.iter()
-                    .map(|kv| (kv.key.clone(), kv.value.to_json()))
-                    .collect(),
-            ),
+            // The same text the UI shows for such a tag (Go's encoding/json, as Jaeger does).
+            Value::Array(_) | Value::Map(_) => out.push_str(&super::go_json::go_json_text(self)),
         }
     }
 }
@@ -420,6 +395,12 @@ mod tests {
         );
         let arr = Value::Array(vec![Value::Int(1), Value::Str("a".into())]);
         assert_eq!(arr.to_query_string(), r#"[1,"a"]"#);
+        // Arrays and maps match in the text the UI shows (Go's JSON): floats like Go, keys sorted.
+        let map = Value::Map(vec![
+            KeyValue::new("b", Value::Double(1.0)),
+            KeyValue::new("a", Value::Array(vec![Value::Double(2.5)])),
+        ]);
+        assert_eq!(map.to_query_string(), r#"{"a":[2.5],"b":1}"#);
     }
 
     #[test]

@@ -7,8 +7,6 @@
 //! value encodings match what the Jaeger UI gets from Jaeger itself. Pure functions: no I/O, no
 //! HTTP types — the handlers serialize the returned `serde_json::Value`.
 
-mod go_json;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -22,7 +20,7 @@ use crate::model::span::{
 };
 use crate::model::{Operation, TraceSummary};
 
-pub use go_json::go_json_text;
+pub use crate::model::go_json::go_json_text;
 
 /// Service name Jaeger gives a resource with no attributes at all.
 pub const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 
-use crate::model::span::Value;
+use super::span::Value;
 
 /// Go `encoding/json` text of a value; "" when Go would fail (NaN / ±Inf inside).
 pub fn go_json_text(v: &Value) -> String {
