@@ -26,7 +26,8 @@ use crate::api::http::admin::{AdminState, Health, HealthState};
 use crate::api::http::otlp::OtlpHttpState;
 use crate::api::http::query::QueryState;
 use crate::api::http::ui::UiState;
-use crate::api::otlp::OtlpIngest;
+use crate::api::http::zipkin::ZipkinHttpState;
+use crate::api::ingest::IngestEdge;
 use crate::config::{Config, HostPort, StorageType};
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::{RocksOptions, RocksStore};
@@ -38,6 +39,7 @@ use crate::telemetry::Metrics;
 pub struct BoundAddrs {
     pub otlp_grpc: Option<SocketAddr>,
     pub otlp_http: Option<SocketAddr>,
+    pub zipkin_http: Option<SocketAddr>,
     pub query_http: Option<SocketAddr>,
     pub admin_http: Option<SocketAddr>,
 }
@@ -45,6 +47,7 @@ pub struct BoundAddrs {
 struct Listeners {
     otlp_grpc: Option<TcpListener>,
     otlp_http: Option<TcpListener>,
+    zipkin_http: Option<TcpListener>,
     query_http: Option<TcpListener>,
     admin_http: Option<TcpListener>,
 }
@@ -114,12 +117,14 @@ fn prepare(config: Config) -> anyhow::Result<Prepared> {
         } else {
             None
         },
+        zipkin_http: bind("Zipkin HTTP", &config.collector.zipkin.host_port)?,
         query_http: bind("query HTTP", &config.query.http_server.host_port)?,
         admin_http: bind("admin HTTP", &config.admin.http.host_port)?,
     };
     let addrs = BoundAddrs {
         otlp_grpc: local(&listeners.otlp_grpc),
         otlp_http: local(&listeners.otlp_http),
+        zipkin_http: local(&listeners.zipkin_http),
         query_http: local(&listeners.query_http),
         admin_http: local(&listeners.admin_http),
     };
@@ -179,6 +184,7 @@ fn print_addrs(a: &BoundAddrs) {
     for (name, addr) in [
         ("otlp-grpc", a.otlp_grpc),
         ("otlp-http", a.otlp_http),
+        ("zipkin-http", a.zipkin_http),
         ("query-http", a.query_http),
         ("admin-http", a.admin_http),
     ] {
@@ -327,7 +333,7 @@ async fn serve_in_system(
     .start();
 
     // Servers.
-    let otlp = OtlpIngest {
+    let edge = IngestEdge {
         ingest: ingest.recipient(),
         metrics: metrics.clone(),
     };
@@ -339,7 +345,7 @@ async fn serve_in_system(
             );
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let svc = OtlpGrpc::server(
-                otlp.clone(),
+                edge.clone(),
                 config.collector.otlp.grpc.max_message_size.0 as usize,
             );
             let task = tokio::spawn(
@@ -356,13 +362,34 @@ async fn serve_in_system(
     let otlp_http = match listeners.otlp_http {
         Some(l) => {
             let state = web::Data::new(OtlpHttpState {
-                ingest: otlp.clone(),
+                ingest: edge.clone(),
                 max_body_bytes: config.collector.otlp.http.max_request_body_size.0 as usize,
             });
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(state.clone())
                     .configure(crate::api::http::otlp::configure)
+            })
+            .workers(2)
+            .disable_signals()
+            .listen(l)?
+            .run();
+            let handle = server.handle();
+            actix_rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+    let zipkin_http = match listeners.zipkin_http {
+        Some(l) => {
+            let state = web::Data::new(ZipkinHttpState {
+                ingest: edge.clone(),
+                max_body_bytes: config.collector.zipkin.max_request_body_size.0 as usize,
+            });
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .configure(crate::api::http::zipkin::configure)
             })
             .workers(2)
             .disable_signals()
@@ -445,7 +472,7 @@ async fn serve_in_system(
             Ok(Ok(())) => {}
         }
     }
-    if let Some(h) = otlp_http {
+    for h in [otlp_http, zipkin_http].into_iter().flatten() {
         h.stop(true).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);

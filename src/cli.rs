@@ -256,6 +256,20 @@ pub struct CollectorArgs {
         value_name = "SIZE"
     )]
     pub otlp_http_max_request_body_size: Option<ByteSize>,
+    /// Zipkin HTTP listen address (/api/v1/spans, /api/v2/spans); empty disables [default: :9411].
+    #[arg(
+        long = "collector.zipkin.host-port",
+        env = "COLLECTOR_ZIPKIN_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub zipkin_host_port: Option<HostPort>,
+    /// Largest Zipkin body after decompression; larger gets 413 [default: 20MiB].
+    #[arg(
+        long = "collector.zipkin.max-request-body-size",
+        env = "COLLECTOR_ZIPKIN_MAX_REQUEST_BODY_SIZE",
+        value_name = "SIZE"
+    )]
+    pub zipkin_max_request_body_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Args)]
@@ -373,6 +387,11 @@ impl CollectorArgs {
             &mut c.otlp.http.max_request_body_size,
             &self.otlp_http_max_request_body_size,
         );
+        set(&mut c.zipkin.host_port, &self.zipkin_host_port);
+        set(
+            &mut c.zipkin.max_request_body_size,
+            &self.zipkin_max_request_body_size,
+        );
     }
 }
 
@@ -434,6 +453,7 @@ mod tests {
             "--collector.otlp.enabled=false",
             "--collector.otlp.grpc.host-port=127.0.0.1:0",
             "--collector.otlp.http.host-port=",
+            "--collector.zipkin.host-port=",
             "--query.max-clock-skew-adjustment=1.5s",
             "--rocksdb.max-disk-size=10GiB",
         ])
@@ -442,6 +462,7 @@ mod tests {
         assert_eq!(cfg.span_storage.kind, StorageType::Memory);
         assert!(!cfg.collector.otlp.enabled);
         assert!(cfg.collector.otlp.http.host_port.is_disabled());
+        assert!(cfg.collector.zipkin.host_port.is_disabled());
         assert_eq!(cfg.query.max_clock_skew_adjustment.0, 1_500_000_000);
         assert_eq!(cfg.rocksdb.max_disk_size, Some(ByteSize(10 << 30)));
     }

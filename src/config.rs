@@ -153,6 +153,7 @@ pub struct CollectorConfig {
     /// Writer threads (blocking RocksDB writes).
     pub num_workers: usize,
     pub otlp: OtlpConfig,
+    pub zipkin: ZipkinConfig,
 }
 
 impl Default for CollectorConfig {
@@ -161,6 +162,26 @@ impl Default for CollectorConfig {
             queue_size: 100_000,
             num_workers: 4,
             otlp: OtlpConfig::default(),
+            zipkin: ZipkinConfig::default(),
+        }
+    }
+}
+
+/// The Zipkin HTTP collector API (`/api/v1/spans`, `/api/v2/spans`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ZipkinConfig {
+    /// Empty disables the listener (Jaeger's default outside all-in-one).
+    pub host_port: HostPort,
+    /// Larger request bodies (after decompression) are refused with 413.
+    pub max_request_body_size: ByteSize,
+}
+
+impl Default for ZipkinConfig {
+    fn default() -> Self {
+        ZipkinConfig {
+            host_port: HostPort::port(9411),
+            max_request_body_size: ByteSize(20 << 20),
         }
     }
 }
@@ -333,6 +354,10 @@ impl Config {
             (
                 "collector.otlp.http.host-port",
                 &self.collector.otlp.http.host_port,
+            ),
+            (
+                "collector.zipkin.host-port",
+                &self.collector.zipkin.host_port,
             ),
             (
                 "query.http-server.host-port",

@@ -17,6 +17,10 @@ use prometheus_client::registry::Registry;
 pub enum Protocol {
     otlp_grpc,
     otlp_http,
+    zipkin_v1_json,
+    zipkin_v1_thrift,
+    zipkin_v2_json,
+    zipkin_v2_proto,
 }
 
 /// Why spans were refused.

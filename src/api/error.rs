@@ -2,8 +2,9 @@
 //!
 //! Each front end renders the same error its own way: the classic Jaeger API as its envelope
 //! (`{"data":null,…,"errors":[{"code","msg"}]}`, served as text/plain like Go's `http.Error`),
-//! api_v3 as `{"error":{"httpCode","message"}}`, OTLP/HTTP as a `google.rpc.Status`, gRPC as a
-//! `tonic::Status`. Internal details are logged where they happen; clients get a safe message.
+//! api_v3 as `{"error":{"httpCode","message"}}`, OTLP/HTTP as a `google.rpc.Status`, Zipkin as
+//! plain text, gRPC as a `tonic::Status`. Internal details are logged where they happen; clients
+//! get a safe message.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -64,6 +65,11 @@ impl ApiError {
     pub fn v3_response(&self) -> HttpResponse {
         let body = v3_error_json(self.status().as_u16(), &self.to_string());
         self.text_plain(format!("{body}\n"))
+    }
+
+    /// A plain-text error (the Zipkin API): the message and a newline.
+    pub fn plain_text_response(&self) -> HttpResponse {
+        self.text_plain(format!("{self}\n"))
     }
 
     fn text_plain(&self, body: String) -> HttpResponse {

@@ -1,5 +1,7 @@
-//! Front ends: the HTTP servers (Jaeger query API + UI, OTLP/HTTP, admin) and the gRPC servers.
+//! Front ends: the HTTP servers (Jaeger query API + UI, OTLP/HTTP, Zipkin, admin) and the gRPC
+//! servers.
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod ingest;
 pub mod otlp;

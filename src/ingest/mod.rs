@@ -6,11 +6,50 @@
 //! nothing here knows about actix, tonic or the store.
 
 pub mod otlp;
+pub mod zipkin;
 
 use thiserror::Error;
 
+use crate::model::SpanBatch;
+
+/// At most this many rejection messages are kept per request (the count is always exact).
+pub const MAX_ERROR_MESSAGES: usize = 10;
+
+/// The accepted spans of one request, and what was rejected. Every converter produces it and
+/// every ingest edge submits it.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub batch: SpanBatch,
+    /// Spans dropped because they failed validation.
+    pub rejected_spans: u64,
+    /// One message per rejected span, at most [`MAX_ERROR_MESSAGES`], e.g.
+    /// `resource_spans[0].scope_spans[1].spans[3]: trace_id must be 16 bytes, got 3`.
+    pub errors: Vec<String>,
+}
+
+impl Decoded {
+    /// Counts one rejected span; `message` is formatted only while fewer than
+    /// [`MAX_ERROR_MESSAGES`] are kept (a flood of bad spans costs no formatting).
+    pub fn reject(&mut self, message: impl FnOnce() -> String) {
+        self.rejected_spans += 1;
+        if self.errors.len() < MAX_ERROR_MESSAGES {
+            self.errors.push(message());
+        }
+    }
+
+    /// The kept messages joined with `; `, plus how many rejections were not listed.
+    pub fn rejection_summary(&self) -> String {
+        let mut summary = self.errors.join("; ");
+        let unlisted = self.rejected_spans.saturating_sub(self.errors.len() as u64);
+        if unlisted > 0 {
+            summary.push_str(&format!("; and {unlisted} more rejected spans"));
+        }
+        summary
+    }
+}
+
 /// A request body that cannot be decoded at all. Problems with single spans are not errors: they
-/// are reported as rejected spans next to the accepted ones (see [`otlp::Decoded`]).
+/// are reported as rejected spans next to the accepted ones (see [`Decoded`]).
 #[derive(Debug, Error)]
 pub enum IngestError {
     #[error("invalid OTLP protobuf body: {source}")]
@@ -31,4 +70,34 @@ pub enum IngestError {
     /// e.g. `resourceSpans[0].scopeSpans[0].spans[2].traceId`.
     #[error("invalid OTLP JSON body at {path}: {message}")]
     JsonField { path: String, message: String },
+    /// A Zipkin JSON body (v1 or v2) that is not well-formed JSON.
+    #[error("invalid Zipkin {version} JSON body at line {line} column {column}: {message}")]
+    ZipkinJsonSyntax {
+        version: &'static str,
+        line: usize,
+        column: usize,
+        message: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Well-formed JSON that is not a Zipkin span list; `path` names the field, e.g.
+    /// `[2].annotations[0].timestamp`.
+    #[error("invalid Zipkin {version} JSON body at {path}: {message}")]
+    ZipkinJsonField {
+        version: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("invalid Zipkin v2 protobuf body: {source}")]
+    ZipkinProtobuf {
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A Zipkin v1 Thrift body (TBinaryProtocol `list<Span>`) that cannot be read.
+    #[error("invalid Zipkin v1 Thrift body: {message}")]
+    ZipkinThrift {
+        message: String,
+        #[source]
+        source: Option<thrift::Error>,
+    },
 }

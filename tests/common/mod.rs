@@ -25,6 +25,7 @@ pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     c.rocksdb.retention_interval = GoDuration::from_secs(3600);
     c.collector.otlp.grpc.host_port = HostPort(LOOPBACK.into());
     c.collector.otlp.http.host_port = HostPort(LOOPBACK.into());
+    c.collector.zipkin.host_port = HostPort(LOOPBACK.into());
     c.query.http_server.host_port = HostPort(LOOPBACK.into());
     c.admin.http.host_port = HostPort(LOOPBACK.into());
     c
@@ -81,6 +82,12 @@ impl TestServer {
     pub fn otlp_http_url(&self) -> String {
         let a = self.addrs().otlp_http.expect("otlp http listener");
         format!("http://{a}/v1/traces")
+    }
+
+    /// The Zipkin listener's URL for `path` (`/api/v2/spans`, `/api/v1/spans`).
+    pub fn zipkin_url(&self, path: &str) -> String {
+        let a = self.addrs().zipkin_http.expect("zipkin http listener");
+        format!("http://{a}{path}")
     }
 
     pub fn admin_url(&self, path: &str) -> String {

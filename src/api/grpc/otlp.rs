@@ -14,16 +14,16 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use crate::api::error::ingest_refusal_status;
-use crate::api::otlp::OtlpIngest;
-use crate::telemetry::{Protocol, ProtocolLabels};
+use crate::api::ingest::IngestEdge;
+use crate::telemetry::Protocol;
 
 pub struct OtlpGrpc {
-    ingest: OtlpIngest,
+    ingest: IngestEdge,
 }
 
 impl OtlpGrpc {
     /// The tonic service, with the configured message size limit.
-    pub fn server(ingest: OtlpIngest, max_message_bytes: usize) -> TraceServiceServer<OtlpGrpc> {
+    pub fn server(ingest: IngestEdge, max_message_bytes: usize) -> TraceServiceServer<OtlpGrpc> {
         TraceServiceServer::new(OtlpGrpc { ingest })
             .max_decoding_message_size(max_message_bytes)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -39,14 +39,8 @@ impl TraceService for OtlpGrpc {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let req = request.into_inner();
-        let labels = ProtocolLabels {
-            protocol: Protocol::otlp_grpc,
-        };
         self.ingest
-            .metrics
-            .bytes_received
-            .get_or_create(&labels)
-            .inc_by(req.encoded_len() as u64);
+            .record_bytes(Protocol::otlp_grpc, req.encoded_len());
         self.ingest
             .submit(req, Protocol::otlp_grpc)
             .await

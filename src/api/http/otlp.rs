@@ -5,18 +5,16 @@
 //! request is refused with 413 without buffering the rest. Unknown content type → 415,
 //! undecodable body → 400 naming the problem; the response mirrors the request's encoding.
 
-use actix_web::dev::Decompress;
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 
 use crate::api::error::ApiError;
-use crate::api::otlp::OtlpIngest;
+use crate::api::http::body::{mime_type, read_body, unsupported_content_type};
+use crate::api::ingest::IngestEdge;
 use crate::ingest::otlp::{decode_json, decode_protobuf};
-use crate::telemetry::{Protocol, ProtocolLabels};
+use crate::telemetry::Protocol;
 
 pub struct OtlpHttpState {
-    pub ingest: OtlpIngest,
+    pub ingest: IngestEdge,
     pub max_body_bytes: usize,
 }
 
@@ -31,53 +29,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
+    match mime_type(req).as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),
-        _ => Err(ApiError::UnsupportedMediaType(format!(
-            "unsupported content type {ct:?}: use application/x-protobuf or application/json"
-        ))),
+        _ => Err(unsupported_content_type(
+            req,
+            "application/x-protobuf or application/json",
+        )),
     }
-}
-
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::BytesMut, ApiError> {
-    let too_large =
-        || ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"));
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let compressed = req.headers().contains_key(header::CONTENT_ENCODING);
-    if declared.is_some_and(|n| n > limit && !compressed) {
-        return Err(too_large());
-    }
-    let mut stream = Decompress::from_headers(payload.into_inner(), req.headers());
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 async fn export(
@@ -103,14 +62,7 @@ async fn handle(
     encoding: Encoding,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(req, payload, state.max_body_bytes).await?;
-    state
-        .ingest
-        .metrics
-        .bytes_received
-        .get_or_create(&ProtocolLabels {
-            protocol: Protocol::otlp_http,
-        })
-        .inc_by(body.len() as u64);
+    state.ingest.record_bytes(Protocol::otlp_http, body.len());
     let export = match encoding {
         Encoding::Protobuf => decode_protobuf(&body),
         Encoding::Json => decode_json(&body),

@@ -38,6 +38,7 @@ use serde_json::{Map, Value as Json};
 use thiserror::Error;
 
 use super::IngestError;
+pub use super::{Decoded, MAX_ERROR_MESSAGES};
 use crate::model::span::SERVICE_NAME;
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode,
@@ -52,8 +53,6 @@ pub const SERVICE_NAME_WRONG_TYPE: &str = "service-name-wrong-type";
 pub const EMPTY_SERVICE_NAME: &str = "empty-service-name";
 /// Jaeger v2 storage exporter: the span name is empty.
 pub const EMPTY_SPAN_NAME: &str = "empty-span-name";
-/// At most this many rejection messages are kept per request (the count is always exact).
-pub const MAX_ERROR_MESSAGES: usize = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Inbound
@@ -85,31 +84,16 @@ fn json_syntax_error(source: serde_json::Error) -> IngestError {
     }
 }
 
-/// The accepted spans of one request, and what was rejected.
-#[derive(Debug, Default)]
-pub struct Decoded {
-    pub batch: SpanBatch,
-    /// Spans dropped because they failed validation.
-    pub rejected_spans: u64,
-    /// One message per rejected span, at most [`MAX_ERROR_MESSAGES`], e.g.
-    /// `resource_spans[0].scope_spans[1].spans[3]: trace_id must be 16 bytes, got 3`.
-    pub errors: Vec<String>,
-}
-
+/// OTLP's view of [`Decoded`]: the partial-success answer.
 impl Decoded {
     /// The OTLP partial-success answer, or `None` when every span was accepted.
     pub fn partial_success(&self) -> Option<ExportTracePartialSuccess> {
         if self.rejected_spans == 0 {
             return None;
         }
-        let mut error_message = self.errors.join("; ");
-        let unlisted = self.rejected_spans.saturating_sub(self.errors.len() as u64);
-        if unlisted > 0 {
-            error_message.push_str(&format!("; and {unlisted} more rejected spans"));
-        }
         Some(ExportTracePartialSuccess {
             rejected_spans: i64::try_from(self.rejected_spans).unwrap_or(i64::MAX),
-            error_message,
+            error_message: self.rejection_summary(),
         })
     }
 }
@@ -161,14 +145,9 @@ pub fn to_model(req: ExportTraceServiceRequest) -> Decoded {
             for (pi, span) in ss.spans.into_iter().enumerate() {
                 match span_to_model(span, &resource, &scope) {
                     Ok(span) => out.batch.spans.push(span),
-                    Err(problem) => {
-                        out.rejected_spans += 1;
-                        if out.errors.len() < MAX_ERROR_MESSAGES {
-                            out.errors.push(format!(
-                                "resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {problem}"
-                            ));
-                        }
-                    }
+                    Err(problem) => out.reject(|| {
+                        format!("resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {problem}")
+                    }),
                 }
             }
         }
