@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::build::{request, span};
+use common::build::{request, span, str_kv};
 use common::{eventually, now_ns, TestServer};
 use tracehound::config::{ByteSize, GoDuration, StorageType};
 
@@ -44,6 +44,7 @@ fn start_binary(data: &std::path::Path) -> (Child, String, String) {
             "--collector.otlp.http.host-port=",
             "--query.http-server.host-port=127.0.0.1:0",
             "--admin.http.host-port=",
+            "--collector.zipkin.host-port=",
             "--log-level=warn",
         ])
         .stdout(Stdio::piped())
@@ -76,8 +77,14 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
     let now = now_ns();
     let batches = 40u64;
     for b in 0..batches {
+        // A tag unique to the batch: its postings are only in the open tag segment (in memory)
+        // when the process dies, so only the write-log replay can make it searchable again.
         let spans = (0..25u64)
-            .map(|i| span(0x5000 + b as u128, i + 1, "crash-op", now + i * 1000, 1000))
+            .map(|i| {
+                let mut s = span(0x5000 + b as u128, i + 1, "crash-op", now + i * 1000, 1000);
+                s.attributes.push(str_kv("batch", &b.to_string()));
+                s
+            })
             .collect();
         client
             .export(request("crash-svc", spans))
@@ -90,6 +97,8 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
 
     let (mut child, _, query) = start_binary(&data);
     let http = reqwest::Client::new();
+    // Failures are collected and asserted after the kill: a panic must not leave the server up.
+    let mut lost = Vec::new();
     for b in 0..batches {
         let url = format!("http://{query}/api/traces/{:x}?raw=true", 0x5000 + b);
         let body: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
@@ -97,10 +106,30 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
             .as_array()
             .map(Vec::len)
             .unwrap_or(0);
-        assert_eq!(spans, 25, "trace {b} lost spans after kill -9: {body}");
+        if spans != 25 {
+            lost.push(format!("trace {b} lost spans after kill -9: {body}"));
+        }
+    }
+    for b in 0..batches {
+        let url = format!("http://{query}/api/traces?service=crash-svc&tag=batch:{b}&limit=10");
+        let body: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        let ids: Vec<u128> = body["data"]
+            .as_array()
+            .map(|traces| {
+                traces
+                    .iter()
+                    .filter_map(|t| t["traceID"].as_str())
+                    .filter_map(|id| u128::from_str_radix(id, 16).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids != vec![0x5000 + b as u128] {
+            lost.push(format!("tag search lost batch {b} after kill -9: {body}"));
+        }
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(lost.is_empty(), "{}", lost.join("\n"));
 }
 
 async fn trace_status(server: &TestServer, id: u128) -> u16 {

@@ -395,7 +395,6 @@ fn thrift_body(ts: u64) -> Vec<u8> {
     p.write_field_stop().unwrap();
     p.write_struct_end().unwrap();
     p.write_list_end().unwrap();
-    drop(p);
     buf
 }
 

@@ -25,6 +25,18 @@
 //!
 //! The trace ID is in the key and is not repeated. Resources and scopes are stored once per
 //! chunk (deduplicated by pointer, then by value) and shared again through `Arc` on decode.
+//!
+//! Tag segment (the value of a `T` key: the postings of one term from one flush), sorted newest
+//! minute first, then by trace ID; the key carries the newest minute:
+//!
+//! ```text
+//! version(1 byte = SEGMENT_VERSION), n_postings,
+//! n × { minute_gap (previous posting's minute − this minute; the first from the key's minute),
+//!       trace_id(16), min_us (µs into the minute), max_us − min_us }
+//! ```
+//!
+//! Write log (the value of an `L` key): `version(1 byte = WRITE_LOG_VERSION), n,
+//! n × { trace_id(16), chunk_id(8 BE) }`.
 
 use std::sync::Arc;
 
@@ -41,8 +53,64 @@ pub const CHUNK_VERSION: u8 = 1;
 /// them) are stored as [`Value::Empty`] at this depth, so that every stored chunk stays readable.
 pub const MAX_VALUE_DEPTH: usize = 64;
 
+/// Version byte leading every tag segment.
+pub const SEGMENT_VERSION: u8 = 1;
+/// Version byte leading every write-log row.
+pub const WRITE_LOG_VERSION: u8 = 1;
+
 const CHUNK: &str = "span chunk";
 const INDEX_VALUE: &str = "index value";
+const SEGMENT: &str = "tag segment";
+const WRITE_LOG: &str = "write log";
+/// Smallest encoding of one posting: gap(1) + trace_id(16) + min(1) + span(1).
+const MIN_POSTING_BYTES: usize = 19;
+const WRITE_LOG_ENTRY_BYTES: usize = 24;
+const MICROS_PER_MINUTE: u64 = 60_000_000;
+
+/// One tag posting: a trace with a span carrying the term, in one minute, with the earliest and
+/// latest start of those spans as microseconds into the minute (earliest rounded down, latest
+/// rounded up, like [`encode_index_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Posting {
+    pub minute: u32,
+    pub trace_id: TraceId,
+    pub min_us: u32,
+    pub max_us: u32,
+}
+
+impl Posting {
+    /// The posting of spans of `trace_id` that started in [min_start_ns, max_start_ns], all in
+    /// the minute of `min_start_ns`.
+    pub fn new(trace_id: TraceId, min_start_ns: u64, max_start_ns: u64) -> Posting {
+        let minute = (min_start_ns / 60_000_000_000) as u32;
+        let base = minute as u64 * 60_000_000_000;
+        let min_us = (min_start_ns.saturating_sub(base) / 1000).min(MICROS_PER_MINUTE);
+        let max_us = max_start_ns
+            .saturating_sub(base)
+            .div_ceil(1000)
+            .clamp(min_us, MICROS_PER_MINUTE);
+        Posting {
+            minute,
+            trace_id,
+            min_us: min_us as u32,
+            max_us: max_us as u32,
+        }
+    }
+
+    /// `(min_start_ns, max_start_ns)`, widened to whole microseconds.
+    pub fn start_range_ns(&self) -> (u64, u64) {
+        let base = self.minute as u64 * 60_000_000_000;
+        (
+            base + self.min_us as u64 * 1000,
+            base + self.max_us as u64 * 1000,
+        )
+    }
+
+    /// Newest minute first, then by trace ID: the order of a segment and of a search.
+    pub fn search_order(&self) -> (std::cmp::Reverse<u32>, TraceId) {
+        (std::cmp::Reverse(self.minute), self.trace_id)
+    }
+}
 
 /// Value tags. Bools carry their value in the tag.
 mod tag {
@@ -533,6 +601,102 @@ fn read_span(
     })
 }
 
+/// Replaces `out` with the segment of `postings`, which must be in [`Posting::search_order`];
+/// `newest_minute` (the key's) is `postings[0].minute`.
+pub fn encode_segment(postings: &[Posting], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(SEGMENT_VERSION);
+    put_varint(out, postings.len() as u64);
+    let mut prev = postings.first().map_or(0, |p| p.minute);
+    for p in postings {
+        put_varint(out, prev.saturating_sub(p.minute) as u64);
+        prev = p.minute;
+        out.extend_from_slice(&p.trace_id.0);
+        put_varint(out, p.min_us as u64);
+        put_varint(out, p.max_us.saturating_sub(p.min_us) as u64);
+    }
+}
+
+/// Decodes a segment written by [`encode_segment`] under a key of `newest_minute`, appending
+/// its postings to `out`.
+pub fn decode_segment(
+    newest_minute: u32,
+    bytes: &[u8],
+    out: &mut Vec<Posting>,
+) -> Result<(), StorageError> {
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        what: SEGMENT,
+    };
+    let version = r.u8()?;
+    if version != SEGMENT_VERSION {
+        return Err(r.err(&format!("unknown segment version {version}")));
+    }
+    let n = r.varint()?;
+    if n > (r.remaining() / MIN_POSTING_BYTES) as u64 {
+        return Err(r.err("count exceeds remaining bytes"));
+    }
+    out.reserve(n as usize);
+    let mut minute = newest_minute;
+    for _ in 0..n {
+        let gap = r.varint()?;
+        minute = u32::try_from(gap)
+            .ok()
+            .and_then(|g| minute.checked_sub(g))
+            .ok_or_else(|| r.err("minute gap below zero"))?;
+        let trace_id = TraceId(r.array()?);
+        let min_us = r.varint()?;
+        let max_us = min_us.saturating_add(r.varint()?);
+        if max_us > MICROS_PER_MINUTE {
+            return Err(r.err("start range beyond its minute"));
+        }
+        out.push(Posting {
+            minute,
+            trace_id,
+            min_us: min_us as u32,
+            max_us: max_us as u32,
+        });
+    }
+    if r.remaining() != 0 {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok(())
+}
+
+/// Replaces `out` with the write-log row of the chunks `(trace_id, chunk_id)`.
+pub fn encode_write_log(chunks: &[(TraceId, u64)], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(WRITE_LOG_VERSION);
+    put_varint(out, chunks.len() as u64);
+    for (id, chunk) in chunks {
+        out.extend_from_slice(&id.0);
+        out.extend_from_slice(&chunk.to_be_bytes());
+    }
+}
+
+/// Decodes a write-log row written by [`encode_write_log`].
+pub fn decode_write_log(bytes: &[u8]) -> Result<Vec<(TraceId, u64)>, StorageError> {
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        what: WRITE_LOG,
+    };
+    let version = r.u8()?;
+    if version != WRITE_LOG_VERSION {
+        return Err(r.err(&format!("unknown write-log version {version}")));
+    }
+    let n = r.varint()?;
+    if n.saturating_mul(WRITE_LOG_ENTRY_BYTES as u64) != r.remaining() as u64 {
+        return Err(r.err("count does not match the remaining bytes"));
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let id = TraceId(r.array()?);
+        out.push((id, u64::from_be_bytes(r.array()?)));
+    }
+    Ok(out)
+}
 /// Decodes an index entry value: `(min_start_ns, max_start_ns)`, widened to whole microseconds.
 pub fn decode_index_value(minute_start_ns: u64, bytes: &[u8]) -> Result<(u64, u64), StorageError> {
     let mut r = Reader {
@@ -731,6 +895,62 @@ mod tests {
             let mut out = Vec::new();
             let _ = decode_chunk(TraceId::ZERO, &bytes, &mut out);
             let _ = decode_index_value(0, &bytes);
+            let mut postings = Vec::new();
+            let _ = decode_segment(u32::MAX, &bytes, &mut postings);
+            let _ = decode_segment(3, &bytes, &mut postings);
+            let _ = decode_write_log(&bytes);
+        }
+
+        #[test]
+        fn segments_round_trip(
+            raw in prop::collection::vec(
+                (any::<u32>(), any::<[u8; 16]>(), 0u32..=60_000_000, 0u32..=60_000_000), 0..40),
+        ) {
+            let mut postings: Vec<Posting> = raw
+                .into_iter()
+                .map(|(minute, id, a, b)| Posting {
+                    minute,
+                    trace_id: TraceId(id),
+                    min_us: a.min(b),
+                    max_us: a.max(b),
+                })
+                .collect();
+            postings.sort_by_key(Posting::search_order);
+            let mut buf = Vec::new();
+            encode_segment(&postings, &mut buf);
+            let newest = postings.first().map_or(0, |p| p.minute);
+            let mut out = Vec::new();
+            decode_segment(newest, &buf, &mut out).expect("decodes");
+            prop_assert_eq!(&out, &postings);
+            // Every truncation is an error, never a panic.
+            for cut in 0..buf.len() {
+                prop_assert!(decode_segment(newest, &buf[..cut], &mut Vec::new()).is_err());
+            }
+        }
+
+        #[test]
+        fn postings_widen_to_whole_microseconds_of_their_minute(
+            minute in 0u64..300_000_000, a in 0u64..60_000_000_000, b in 0u64..60_000_000_000,
+        ) {
+            let base = minute * 60_000_000_000;
+            let (min, max) = (base + a.min(b), base + a.max(b));
+            let p = Posting::new(TraceId::from_u128(1), min, max);
+            prop_assert_eq!(p.minute as u64, minute);
+            let (dmin, dmax) = p.start_range_ns();
+            prop_assert!(dmin <= min && min - dmin < 1000);
+            prop_assert!(dmax >= max && dmax - max < 1000);
+        }
+
+        #[test]
+        fn write_logs_round_trip(raw in prop::collection::vec((any::<u128>(), any::<u64>()), 0..20)) {
+            let chunks: Vec<(TraceId, u64)> =
+                raw.into_iter().map(|(t, c)| (TraceId::from_u128(t), c)).collect();
+            let mut buf = Vec::new();
+            encode_write_log(&chunks, &mut buf);
+            prop_assert_eq!(decode_write_log(&buf).expect("decodes"), chunks);
+            if !buf.is_empty() {
+                prop_assert!(decode_write_log(&buf[..buf.len() - 1]).is_err());
+            }
         }
 
         #[test]

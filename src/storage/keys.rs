@@ -19,8 +19,10 @@
 //! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
 //! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | start range |
 //! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
-//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ segment_seq(8 BE) | tag segment: the postings of one term from one flush (`codec::encode_segment`) |
 //! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `L` ‖ write_seq(8 BE) | write log: (trace_id, chunk_id) of the chunks one write put in this partition (`codec::encode_write_log`) |
+//! | `default` | `segment_seq` | u64 BE: the seq of the last flushed tag segment |
 //!
 //! - `str(s)`: order-preserving, prefix-free string encoding: every 0x00 byte becomes 0x00 0xFF
 //!   and the string ends with 0x00 0x01. No two different string tuples give the same bytes, byte
@@ -29,13 +31,26 @@
 //! - `rev_minute` = `u32::MAX - start_ns / 60e9`, big-endian: forward iteration is newest first.
 //! - `kind` = [`SpanKind`] as u8 (the OTLP number); `dur_bucket` = 64 − leading_zeros(duration_ns)
 //!   (0 for a zero duration), so bucket *b* ≥ 1 holds durations in [2^(b−1), 2^b − 1].
-//! - `T` rows cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
+//! - `T` rows are **segments**, not one row per posting: the write path collects the tag postings
+//!   (service, key, value, minute, trace, start range) of every write in an in-memory open segment
+//!   per partition (`rocks/segment.rs`); a flush writes each term of it as one key whose
+//!   `rev_minute` is the newest minute of its postings and whose `segment_seq` (unique per flush,
+//!   persisted under `segment_seq`) keeps flushes apart. A term's segments therefore sort newest
+//!   first by their newest minute; a segment also holds older minutes, so a search scans from the
+//!   term prefix down to the window's oldest minute and filters the postings.
+//! - `L` rows make the open segment crash safe: every write puts one in each partition it touches,
+//!   in the same `WriteBatch` as its spans. A flush writes its `T` keys and a `delete_range` of the
+//!   `L` rows below the lowest write still in flight in one `WriteBatch`, so after a crash the `L`
+//!   rows name (at least) every write whose postings were only in memory; `open` re-reads their
+//!   chunks and rebuilds the open segment. A posting may so be flushed twice; search dedupes.
+//! - `T` postings cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
 //!   row) are not indexed and must never drive a search.
 //! - start range: the earliest and latest start of the spans of that trace in that write that
 //!   produced the key, as varint microseconds into the key's minute (see
-//!   `codec::encode_index_value`). One key per distinct index key per write.
+//!   `codec::encode_index_value`). One key per distinct index key per write. Tag postings carry
+//!   the same range, as microseconds into their own minute.
 //! - chunk_id = FNV-1a 64 of the encoded chunk: an identical retry overwrites itself.
 
 use std::fmt;
@@ -46,11 +61,13 @@ use super::StorageError;
 use crate::model::{SpanKind, TraceId};
 
 /// On-disk format of this build. Bump on any incompatible change of keys or values.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// `default` CF key holding the partition width the data was written with (u64 BE seconds).
 pub const PARTITION_WIDTH_KEY: &[u8] = b"partition_width_secs";
+/// `default` CF key holding the seq of the last flushed tag segment (u64 big-endian).
+pub const SEGMENT_SEQ_KEY: &[u8] = b"segment_seq";
 
 const SPANS_CF_PREFIX: &str = "spans.";
 const INDEX_CF_PREFIX: &str = "index.";
@@ -68,6 +85,11 @@ pub const TAG_SERVICE: u8 = b'S';
 pub const TAG_OPERATION: u8 = b'O';
 pub const TAG_ATTRIBUTE: u8 = b'T';
 pub const TAG_DURATION: u8 = b'D';
+pub const TAG_WRITE_LOG: u8 = b'L';
+/// Bytes of a write-log key: `L` ‖ seq(8 BE).
+pub const WRITE_LOG_KEY_LEN: usize = 9;
+/// Bytes after a tag prefix in a segment key: rev_minute(4) ‖ segment_seq(8).
+pub const SEGMENT_SUFFIX_LEN: usize = 4 + 8;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SEC;
@@ -343,6 +365,77 @@ pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId
     Ok((u32::from_be_bytes(minute), TraceId(id)))
 }
 
+/// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to a tag prefix, completing a `T` segment key.
+pub fn push_segment_suffix(out: &mut Vec<u8>, rev_minute: u32, segment_seq: u64) {
+    out.extend_from_slice(&rev_minute.to_be_bytes());
+    out.extend_from_slice(&segment_seq.to_be_bytes());
+}
+
+/// The (rev_minute of the newest posting, segment_seq) of a `T` segment key known to start with
+/// a tag prefix of `prefix_len` bytes.
+pub fn parse_segment_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, u64), KeyError> {
+    let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
+        what: "tag segment key",
+    })?;
+    if suffix.len() < SEGMENT_SUFFIX_LEN {
+        return Err(KeyError::Truncated {
+            what: "tag segment key",
+        });
+    }
+    if suffix.len() > SEGMENT_SUFFIX_LEN {
+        return Err(KeyError::Trailing(suffix.len() - SEGMENT_SUFFIX_LEN));
+    }
+    let mut minute = [0u8; 4];
+    minute.copy_from_slice(&suffix[..4]);
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&suffix[4..]);
+    Ok((u32::from_be_bytes(minute), u64::from_be_bytes(seq)))
+}
+
+/// Iteration bounds of the segments of a tag prefix that can hold a posting of minute ≥
+/// minute(start_min_ns): from the prefix (the newest segment) down to the last segment whose
+/// newest minute is still inside the window. Older segments only hold older postings.
+pub fn segment_range(tag_prefix: &[u8], start_min_ns: u64) -> (Vec<u8>, Vec<u8>) {
+    let (_, upper) = entry_range(tag_prefix, start_min_ns, start_min_ns);
+    (tag_prefix.to_vec(), upper)
+}
+
+/// `L` ‖ seq(8 BE): the write-log row of one write in one partition.
+pub fn write_log_key(seq: u64) -> [u8; WRITE_LOG_KEY_LEN] {
+    let mut k = [0u8; WRITE_LOG_KEY_LEN];
+    k[0] = TAG_WRITE_LOG;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn parse_write_log_key(key: &[u8]) -> Result<u64, KeyError> {
+    match key {
+        [TAG_WRITE_LOG, rest @ ..] if rest.len() == 8 => {
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(rest);
+            Ok(u64::from_be_bytes(seq))
+        }
+        [TAG_WRITE_LOG, rest @ ..] if rest.len() > 8 => Err(KeyError::Trailing(rest.len() - 8)),
+        [TAG_WRITE_LOG, ..] => Err(KeyError::Truncated {
+            what: "write-log key",
+        }),
+        [other, ..] => Err(KeyError::UnknownTag(*other)),
+        [] => Err(KeyError::Truncated {
+            what: "write-log key",
+        }),
+    }
+}
+
+/// Bounds of every write-log row: `[L, M)`.
+pub fn write_log_range() -> ([u8; 1], [u8; 1]) {
+    ([TAG_WRITE_LOG], [TAG_WRITE_LOG + 1])
+}
+
+/// Range-delete bounds of the write-log rows with seq < `below`: `[L ‖ 0, L ‖ below)`.
+pub fn write_log_range_below(below: u64) -> ([u8; WRITE_LOG_KEY_LEN], [u8; WRITE_LOG_KEY_LEN]) {
+    (write_log_key(0), write_log_key(below))
+}
+
 /// Iteration bounds for the entries under `prefix` whose minute lies in
 /// [minute(start_min_ns), minute(start_max_ns)]: `(lower inclusive, upper exclusive)`.
 /// Forward iteration from `lower` yields the newest minute first.
@@ -392,18 +485,22 @@ pub enum IndexKey {
         rev_minute: u32,
         trace_id: TraceId,
     },
+    /// A tag segment: `rev_minute` of its newest posting, and the flush that wrote it.
     Tag {
         service: String,
         key: String,
         value: String,
         rev_minute: u32,
-        trace_id: TraceId,
+        segment_seq: u64,
     },
     Duration {
         service: String,
         bucket: u8,
         rev_minute: u32,
         trace_id: TraceId,
+    },
+    WriteLog {
+        seq: u64,
     },
 }
 
@@ -439,10 +536,10 @@ impl IndexKey {
                 key,
                 value,
                 rev_minute,
-                trace_id,
+                segment_seq,
             } => {
                 tag_prefix(out, service, key, value);
-                push_entry_suffix(out, *rev_minute, *trace_id);
+                push_segment_suffix(out, *rev_minute, *segment_seq);
             }
             IndexKey::Duration {
                 service,
@@ -453,6 +550,7 @@ impl IndexKey {
                 duration_prefix(out, service, *bucket);
                 push_entry_suffix(out, *rev_minute, *trace_id);
             }
+            IndexKey::WriteLog { seq } => out.extend_from_slice(&write_log_key(*seq)),
         }
     }
 
@@ -499,13 +597,13 @@ impl IndexKey {
                 let service = read_str(&mut input, "service")?;
                 let key = read_str(&mut input, "attribute key")?;
                 let value = read_str(&mut input, "attribute value")?;
-                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
                 IndexKey::Tag {
                     service,
                     key,
                     value,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             }
             TAG_DURATION => {
@@ -519,6 +617,9 @@ impl IndexKey {
                     trace_id,
                 }
             }
+            TAG_WRITE_LOG => IndexKey::WriteLog {
+                seq: parse_write_log_key(key)?,
+            },
             other => return Err(KeyError::UnknownTag(other)),
         };
         Ok(parsed)
@@ -591,17 +692,18 @@ mod tests {
                 tricky_string(),
                 tricky_string(),
                 any::<u32>(),
-                trace_id()
+                any::<u64>()
             )
-                .prop_map(|(service, key, value, rev_minute, trace_id)| {
+                .prop_map(|(service, key, value, rev_minute, segment_seq)| {
                     IndexKey::Tag {
                         service,
                         key,
                         value,
                         rev_minute,
-                        trace_id,
+                        segment_seq,
                     }
                 }),
+            any::<u64>().prop_map(|seq| IndexKey::WriteLog { seq }),
             (tricky_string(), 0u8..=64, any::<u32>(), trace_id()).prop_map(
                 |(service, bucket, rev_minute, trace_id)| IndexKey::Duration {
                     service,
@@ -677,7 +779,7 @@ mod tests {
             kind in kind(), minute in any::<u32>(), id in trace_id(), t in any::<u64>(),
         ) {
             // Keys of `svc` start with the prefixes of `svc` ...
-            let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), value: value.clone(), rev_minute: minute, trace_id: id };
+            let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), value: value.clone(), rev_minute: minute, segment_seq: t };
             let mut p = Vec::new();
             tag_prefix(&mut p, &svc, &key, &value);
             prop_assert!(encoded(&k).starts_with(&p));
@@ -717,9 +819,40 @@ mod tests {
         }
 
         #[test]
+        fn segment_range_holds_the_segments_that_reach_into_the_window(
+            svc in tricky_string(), newest in any::<u64>(), from in any::<u64>(), seq in any::<u64>(),
+            other in tricky_string(),
+        ) {
+            let mut p = Vec::new();
+            tag_prefix(&mut p, &svc, "k", "v");
+            let (lower, upper) = segment_range(&p, from);
+            let mut k = p.clone();
+            push_segment_suffix(&mut k, rev_minute(newest), seq);
+            prop_assert_eq!(k >= lower && k < upper, minute_of(newest) >= minute_of(from));
+            prop_assert_eq!(parse_segment_suffix(&k, p.len()), Ok((rev_minute(newest), seq)));
+            let mut o = Vec::new();
+            tag_prefix(&mut o, &other, "k", "v");
+            push_segment_suffix(&mut o, rev_minute(newest), seq);
+            prop_assert_eq!(o.starts_with(&p), other == svc);
+        }
+
+        #[test]
+        fn write_log_keys_round_trip_and_sort_by_seq(a in any::<u64>(), b in any::<u64>()) {
+            prop_assert_eq!(parse_write_log_key(&write_log_key(a)), Ok(a));
+            prop_assert_eq!(write_log_key(a) < write_log_key(b), a < b);
+            let (lo, hi) = write_log_range_below(b);
+            let k = write_log_key(a);
+            prop_assert_eq!(k >= lo && k < hi, a < b);
+            let (all_lo, all_hi) = write_log_range();
+            prop_assert!(k.as_slice() >= all_lo.as_slice() && k.as_slice() < all_hi.as_slice());
+        }
+
+        #[test]
         fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             let _ = IndexKey::parse(&bytes);
             let _ = parse_span_key(&bytes);
+            let _ = parse_write_log_key(&bytes);
+            let _ = parse_segment_suffix(&bytes, 3);
         }
     }
 
@@ -770,7 +903,7 @@ mod tests {
             IndexKey::parse(&[b'S', b'a', 0, 7]),
             Err(KeyError::BadEscape { what: "service" })
         );
-        assert_eq!(IndexKey::parse(&[b'X']), Err(KeyError::UnknownTag(b'X')));
+        assert_eq!(IndexKey::parse(b"X"), Err(KeyError::UnknownTag(b'X')));
         assert_eq!(
             IndexKey::parse(&[b'C', 0, 1, 0, 1, 9]),
             Err(KeyError::BadKind(9))

@@ -4,7 +4,11 @@
 //! lazily on first write and dropped whole by retention), the column-family options (shared LRU
 //! block cache, one write-buffer manager bounding all memtables, zstd) and the `TraceStore`
 //! contract on top of them. The key layout is documented in [`super::keys`], the value encoding
-//! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`.
+//! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`,
+//! the in-memory open tag segments in `rocks/segment.rs`. Tag postings are searchable from the
+//! open segment as soon as their write is durable, flushed as one `T` key per term when the open
+//! segments exceed [`RocksOptions::segment_max_postings`] or at [`TraceStore::flush`], and
+//! rebuilt from the write log at `open` after a crash.
 //!
 //! Every method blocks: callers run it on blocking threads, never on an async executor or an
 //! arbiter thread. It must never delete data key by key (retention drops column families), never
@@ -12,8 +16,11 @@
 //! entries together) is in the write-ahead log.
 
 mod search;
+mod segment;
 mod write;
 
+#[cfg(test)]
+mod segment_tests;
 #[cfg(test)]
 mod tests;
 
@@ -24,8 +31,11 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
-    FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBufferManager,
+    FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBatch,
+    WriteBufferManager, WriteOptions,
 };
+
+use segment::{FlushJob, OpenSegments};
 
 use super::codec;
 use super::keys::{self, PartitionCf};
@@ -46,6 +56,10 @@ pub struct RocksOptions {
     pub block_cache_bytes: usize,
     /// Memtable memory of all column families together.
     pub write_buffer_bytes: usize,
+    /// Tag postings held in the open segments (all partitions together) before the writer that
+    /// crosses this number flushes them as `T` segment keys. Bounds their memory (about 80 bytes
+    /// a posting) and the write-log replay at open.
+    pub segment_max_postings: usize,
 }
 
 impl Default for RocksOptions {
@@ -55,6 +69,7 @@ impl Default for RocksOptions {
             sync_writes: false,
             block_cache_bytes: 256 << 20,
             write_buffer_bytes: 256 << 20,
+            segment_max_postings: 500_000,
         }
     }
 }
@@ -69,6 +84,14 @@ pub struct RocksStore {
     partitions: RwLock<BTreeSet<u64>>,
     /// Serialises partition creation so that two writers never create the same CF.
     create_lock: Mutex<()>,
+    /// Tag postings of durable writes not flushed to `T` keys yet, and the write-log seqs.
+    segments: RwLock<OpenSegments>,
+    /// Serialises segment flushes (a flush's range delete must not overtake an earlier flush's
+    /// keys) and partition drops (retention takes it before `partitions`, so a flush needs no
+    /// long `partitions` lock, which would stall every writer behind a partition creation);
+    /// holds the seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`.
+    /// Lock order: `segment_flush` → `partitions` → `segments`.
+    segment_flush: Mutex<u64>,
 }
 
 /// Largest memtable of one column family; the write-buffer manager bounds the sum.
@@ -128,9 +151,12 @@ impl RocksStore {
             cache,
             partitions: RwLock::new(spans.intersection(&index).copied().collect()),
             create_lock: Mutex::new(()),
+            segments: RwLock::new(OpenSegments::default()),
+            segment_flush: Mutex::new(0),
         };
         store.check_format_version()?;
         store.opts.partition_width_secs = store.settle_partition_width()?;
+        *store.segment_flush.get_mut() = store.read_segment_seq()?;
         // A partition with only one of its families was being created or dropped when the
         // process died. Creation writes no data before both exist, and a drop was wanted, so
         // finishing the drop is right in both cases.
@@ -141,7 +167,74 @@ impl RocksStore {
                 }
             }
         }
+        write::replay_write_log(&store)?;
+        if store.segments.read().open_postings() > store.opts.segment_max_postings {
+            store.flush_segments(true)?;
+        }
         Ok(store)
+    }
+
+    fn read_segment_seq(&self) -> Result<u64, StorageError> {
+        match self.db.get(keys::SEGMENT_SEQ_KEY)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StorageError::Corrupt {
+                    what: "segment seq",
+                    detail: format!("{} bytes instead of 8", v.len()),
+                }),
+        }
+    }
+
+    /// Writes the open tag segments as `T` keys, with the range delete of the write-log rows
+    /// they cover, in one `WriteBatch`. Unless `force`, only when they are over the threshold
+    /// (another writer may have flushed meanwhile). Blocks: called by the writer that crossed
+    /// the threshold and by `flush`; other writers keep appending to fresh open segments.
+    fn flush_segments(&self, force: bool) -> Result<(), StorageError> {
+        let mut last_seq = self.segment_flush.lock();
+        if !force && self.segments.read().open_postings() <= self.opts.segment_max_postings {
+            return Ok(());
+        }
+        // Retention waits for `segment_flush`: no partition of this snapshot is dropped before
+        // the flush is done.
+        let parts = self.partitions.read().clone();
+        let Some(job) = self.segments.write().begin_flush() else {
+            return Ok(());
+        };
+        let seq = *last_seq + 1;
+        let written = self.write_segments(&parts, &job, seq);
+        self.segments.write().end_flush(&job, written.is_ok());
+        written?;
+        *last_seq = seq;
+        Ok(())
+    }
+
+    fn write_segments(
+        &self,
+        parts: &BTreeSet<u64>,
+        job: &FlushJob,
+        seq: u64,
+    ) -> Result<(), StorageError> {
+        let mut wb = WriteBatch::default();
+        for (start, runs) in &job.runs {
+            if !parts.contains(start) {
+                continue;
+            }
+            if let Some(cf) = self.index_cf(*start) {
+                segment::merge_runs(runs, seq, |k, v| wb.put_cf(&cf, k, v));
+            }
+        }
+        let (from, to) = keys::write_log_range_below(job.log_below);
+        for start in &job.log_partitions {
+            if let (true, Some(cf)) = (parts.contains(start), self.index_cf(*start)) {
+                wb.delete_range_cf(&cf, from, to);
+            }
+        }
+        wb.put(keys::SEGMENT_SEQ_KEY, seq.to_be_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.opts.sync_writes);
+        self.db.write_opt(wb, &wo)?;
+        Ok(())
     }
 
     /// The directory of the database.
@@ -311,10 +404,11 @@ impl RocksStore {
         Ok(())
     }
 
-    /// Drops one partition (index first, then spans: see `open`). The caller holds the
-    /// partitions write lock, so no write is using its families.
+    /// Drops one partition (index first, then spans: see `open`). The caller holds
+    /// `segment_flush` and the partitions write lock, so no write or flush is using its families.
     fn drop_partition(&self, parts: &mut BTreeSet<u64>, start: u64) -> Result<(), StorageError> {
         parts.remove(&start);
+        self.segments.write().drop_partition(start);
         for name in [keys::index_cf_name(start), keys::spans_cf_name(start)] {
             if self.db.cf_handle(&name).is_some() {
                 self.db.drop_cf(&name)?;
@@ -439,7 +533,7 @@ impl TraceStore for RocksStore {
                 self.read_trace_in(&cf, id, &mut spans)?;
             }
         }
-        spans.sort_by(|a, b| (a.start_ns, a.span_id).cmp(&(b.start_ns, b.span_id)));
+        spans.sort_by_key(|s| (s.start_ns, s.span_id));
         Ok(spans)
     }
 
@@ -472,6 +566,7 @@ impl TraceStore for RocksStore {
 
     fn drop_expired(&self, cutoff_ns: u64) -> Result<RetentionReport, StorageError> {
         let width = self.opts.partition_width_secs as u128;
+        let _no_flush = self.segment_flush.lock();
         let mut parts = self.partitions.write();
         let expired: Vec<u64> = parts
             .iter()
@@ -487,6 +582,7 @@ impl TraceStore for RocksStore {
     }
 
     fn enforce_disk_cap(&self, max_bytes: u64) -> Result<RetentionReport, StorageError> {
+        let _no_flush = self.segment_flush.lock();
         let mut parts = self.partitions.write();
         let mut total = dir_bytes(&self.path);
         let mut report = RetentionReport::default();
@@ -512,6 +608,7 @@ impl TraceStore for RocksStore {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
+        self.flush_segments(true)?;
         self.db.flush_wal(true)?;
         let mut fo = FlushOptions::default();
         fo.set_wait(true);

@@ -195,7 +195,6 @@ fn v1_thrift_body() -> Vec<u8> {
     t.i64(4, 0x11);
     t.end();
     t.p.write_list_end().unwrap();
-    drop(t);
     buf
 }
 

@@ -8,9 +8,16 @@
 //! verified newest `max_start` first with [`trace_matches`] on the whole trace, and the search
 //! stops as soon as `limit` traces matched. Every iterator is bounded by the prefix and the
 //! window's minutes; nothing is scanned.
+//!
+//! The tag driver reads a term from two places, merged into the same (minute, trace) order: the
+//! open segment's postings (copied first, so a posting a concurrent flush moves to RocksDB is
+//! seen in one place or both, never in neither) and the flushed `T` segments, opened lazily,
+//! newest first, only once the merge reaches their newest minute. A posting seen twice is
+//! verified once.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use rocksdb::{BoundColumnFamily, DBRawIteratorWithThreadMode, ReadOptions};
@@ -19,7 +26,7 @@ use super::{Db, RocksStore};
 use crate::model::query::trace_matches;
 use crate::model::span::SERVICE_NAME;
 use crate::model::{SpanKind, Trace, TraceId, TraceQuery};
-use crate::storage::codec;
+use crate::storage::codec::{self, Posting};
 use crate::storage::keys::{self, IndexKey};
 use crate::storage::{StorageError, TraceStore};
 
@@ -214,7 +221,8 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
             continue; // dropped since the snapshot
         };
         let prefixes = driving_prefixes(store, &cf, q, &driver)?;
-        if search.scan_partition(&cf, &prefixes)? {
+        let tag = matches!(driver, Driver::Tag(..));
+        if search.scan_partition(start, &cf, prefixes, tag)? {
             return Ok(search.results);
         }
     }
@@ -228,43 +236,174 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
 
 type RawIter<'d> = DBRawIteratorWithThreadMode<'d, Db>;
 
-/// Pushes the iterator's current entry on the heap; ends it when exhausted.
+/// One newest-first stream of (rev_minute, trace, start range) entries.
+enum Source<'d> {
+    /// `S`/`O`/`D` keys under a prefix.
+    Keys { it: RawIter<'d>, prefix: Vec<u8> },
+    /// The postings of one tag term.
+    Tag(TagSource<'d>),
+}
+
+impl Source<'_> {
+    /// The (rev_minute, trace) of the current entry; `None` when exhausted.
+    fn peek(&mut self) -> Result<Option<(u32, TraceId)>, StorageError> {
+        match self {
+            Source::Keys { it, prefix } => match it.key() {
+                Some(key) if key.starts_with(prefix) => {
+                    Ok(Some(keys::parse_entry_suffix(key, prefix.len())?))
+                }
+                Some(_) => Ok(None),
+                None => {
+                    it.status()?;
+                    Ok(None)
+                }
+            },
+            Source::Tag(t) => t.peek(),
+        }
+    }
+
+    /// The start range of the current entry (of minute `rev_minute`); advances.
+    fn take(&mut self, rev_minute: u32) -> Result<(u64, u64), StorageError> {
+        match self {
+            Source::Keys { it, .. } => {
+                let minute_start = keys::minute_start_ns(keys::minute_of_rev(rev_minute));
+                let range = codec::decode_index_value(minute_start, it.value().unwrap_or(&[]))?;
+                it.next();
+                Ok(range)
+            }
+            Source::Tag(t) => Ok(t.take()),
+        }
+    }
+}
+
+/// The postings of one term in one partition: the open segment's (collected up front) merged
+/// with the flushed segments', which are decoded only when the merge reaches their newest minute.
+struct TagSource<'d> {
+    it: RawIter<'d>,
+    prefix: Vec<u8>,
+    minutes: RangeInclusive<u32>,
+    heap: BinaryHeap<Reverse<(u32, TraceId, u32, u32)>>,
+    decoded: Vec<Posting>,
+}
+
+impl<'d> TagSource<'d> {
+    fn push(&mut self, p: &Posting) {
+        if self.minutes.contains(&p.minute) {
+            self.heap.push(Reverse((
+                u32::MAX - p.minute,
+                p.trace_id,
+                p.min_us,
+                p.max_us,
+            )));
+        }
+    }
+
+    /// Decodes every flushed segment that may hold a posting at or before the heap's head.
+    fn fill(&mut self) -> Result<(), StorageError> {
+        loop {
+            let (rev_newest, value) = match self.it.item() {
+                Some((key, value)) if key.starts_with(&self.prefix) => {
+                    (keys::parse_segment_suffix(key, self.prefix.len())?.0, value)
+                }
+                Some(_) => return Ok(()),
+                None => return Ok(self.it.status()?),
+            };
+            if let Some(Reverse(head)) = self.heap.peek() {
+                if rev_newest > head.0 {
+                    return Ok(()); // every posting of that segment is older than the head
+                }
+            }
+            let mut decoded = std::mem::take(&mut self.decoded);
+            decoded.clear();
+            codec::decode_segment(u32::MAX - rev_newest, value, &mut decoded)?;
+            for p in &decoded {
+                self.push(p);
+            }
+            self.decoded = decoded;
+            self.it.next();
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<(u32, TraceId)>, StorageError> {
+        self.fill()?;
+        Ok(self.heap.peek().map(|Reverse(h)| (h.0, h.1)))
+    }
+
+    fn take(&mut self) -> (u64, u64) {
+        match self.heap.pop() {
+            Some(Reverse((rev, trace_id, min_us, max_us))) => Posting {
+                minute: u32::MAX - rev,
+                trace_id,
+                min_us,
+                max_us,
+            }
+            .start_range_ns(),
+            None => (0, u64::MAX),
+        }
+    }
+}
+
+/// Pushes the source's current entry on the heap; nothing when exhausted.
 fn push_head(
     heap: &mut BinaryHeap<Reverse<(u32, TraceId, usize)>>,
-    it: &RawIter<'_>,
+    source: &mut Source<'_>,
     i: usize,
-    prefix: &[u8],
 ) -> Result<(), StorageError> {
-    match it.key() {
-        Some(key) if key.starts_with(prefix) => {
-            let (rev_minute, id) = keys::parse_entry_suffix(key, prefix.len())?;
-            heap.push(Reverse((rev_minute, id, i)));
-            Ok(())
-        }
-        Some(_) => Ok(()),
-        None => Ok(it.status()?),
+    if let Some((rev_minute, id)) = source.peek()? {
+        heap.push(Reverse((rev_minute, id, i)));
     }
+    Ok(())
 }
 
 impl Search<'_> {
     /// Merges the sources of one partition newest first. `true` once `limit` traces matched.
     fn scan_partition(
         &mut self,
+        start: u64,
         cf: &Arc<BoundColumnFamily<'_>>,
-        prefixes: &[Vec<u8>],
+        prefixes: Vec<Vec<u8>>,
+        tag: bool,
     ) -> Result<bool, StorageError> {
         let (min_ns, max_ns) = (self.q.start_min_ns, self.q.start_max_ns);
-        let mut iters = Vec::with_capacity(prefixes.len());
+        let minutes = keys::minute_of(min_ns)..=keys::minute_of(max_ns);
+        // The open segment first, then the iterators: see the module doc.
+        let mut open: Vec<Vec<Posting>> = vec![Vec::new(); if tag { prefixes.len() } else { 0 }];
+        if tag {
+            let segments = self.store.segments.read();
+            for (prefix, out) in prefixes.iter().zip(open.iter_mut()) {
+                segments.collect(start, prefix, *minutes.start(), *minutes.end(), out);
+            }
+        }
+        let mut sources = Vec::with_capacity(prefixes.len());
         let mut heap = BinaryHeap::with_capacity(prefixes.len());
-        for (i, prefix) in prefixes.iter().enumerate() {
-            let (lower, upper) = keys::entry_range(prefix, min_ns, max_ns);
+        for (i, prefix) in prefixes.into_iter().enumerate() {
+            let (lower, upper) = if tag {
+                keys::segment_range(&prefix, min_ns)
+            } else {
+                keys::entry_range(&prefix, min_ns, max_ns)
+            };
             let mut ro = ReadOptions::default();
             ro.set_iterate_lower_bound(lower.clone());
             ro.set_iterate_upper_bound(upper);
             let mut it = self.store.db.raw_iterator_cf_opt(cf, ro);
             it.seek(&lower);
-            push_head(&mut heap, &it, i, prefix)?;
-            iters.push(it);
+            let mut source = if tag {
+                let mut t = TagSource {
+                    it,
+                    prefix,
+                    minutes: minutes.clone(),
+                    heap: BinaryHeap::new(),
+                    decoded: Vec::new(),
+                };
+                for p in &open[i] {
+                    t.push(p);
+                }
+                Source::Tag(t)
+            } else {
+                Source::Keys { it, prefix }
+            };
+            push_head(&mut heap, &mut source, i)?;
+            sources.push(source);
         }
         let mut bucket: Vec<Candidate> = Vec::new();
         let mut minute = None;
@@ -275,10 +414,8 @@ impl Search<'_> {
                 }
                 minute = Some(rev_minute);
             }
-            let it = &mut iters[i];
-            let minute_start = keys::minute_start_ns(keys::minute_of_rev(rev_minute));
-            let value = it.value().unwrap_or(&[]);
-            let (min_start, max_start) = codec::decode_index_value(minute_start, value)?;
+            let source = &mut sources[i];
+            let (min_start, max_start) = source.take(rev_minute)?;
             if min_start <= max_ns && max_start >= min_ns {
                 bucket.push(Candidate {
                     trace_id,
@@ -287,8 +424,7 @@ impl Search<'_> {
             } else {
                 self.deferred.push(trace_id);
             }
-            it.next();
-            push_head(&mut heap, it, i, &prefixes[i])?;
+            push_head(&mut heap, source, i)?;
         }
         self.verify_bucket(&mut bucket)
     }

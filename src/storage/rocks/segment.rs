@@ -1,0 +1,363 @@
+//! The open tag segments: tag postings acknowledged but not yet flushed to `T` keys.
+//!
+//! Owns, per partition, the runs of postings of the writes since the last flush (one immutable,
+//! sorted run per write and partition, built by the writer outside any lock and appended as one
+//! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
+//! the runs into one `T` key per term at flush time. The store guards it with one `RwLock`: a
+//! write holds it only to take a seq and to push its runs, a search only to copy the postings of
+//! its term. Runs being flushed stay searchable here until their `WriteBatch` committed, so a
+//! search never misses a posting in between. Must never do I/O and never build keys itself.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
+
+use crate::storage::codec::{self, Posting};
+use crate::storage::keys;
+
+/// The tag postings of one write in one partition: terms in byte order, the postings of each
+/// term in [`Posting::search_order`], no (term, minute, trace) twice.
+#[derive(Debug, Default)]
+pub(super) struct Run {
+    /// Distinct terms (`keys::tag_prefix` bytes), back to back.
+    terms: Vec<u8>,
+    /// Per term: end of its bytes in `terms`, end of its postings in `postings`.
+    ends: Vec<(u32, u32)>,
+    postings: Vec<Posting>,
+}
+
+impl Run {
+    pub(super) fn len(&self) -> usize {
+        self.postings.len()
+    }
+
+    fn term(&self, i: usize) -> &[u8] {
+        let from = if i == 0 { 0 } else { self.ends[i - 1].0 };
+        &self.terms[from as usize..self.ends[i].0 as usize]
+    }
+
+    fn postings_at(&self, i: usize) -> &[Posting] {
+        let from = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        &self.postings[from as usize..self.ends[i].1 as usize]
+    }
+
+    /// Appends a posting. Terms must come in byte order, the postings of a term in search order.
+    pub(super) fn push(&mut self, term: &[u8], posting: Posting) {
+        let n = self.ends.len();
+        if n == 0 || self.term(n - 1) != term {
+            self.terms.extend_from_slice(term);
+            self.ends
+                .push((self.terms.len() as u32, self.postings.len() as u32));
+        }
+        self.postings.push(posting);
+        if let Some(last) = self.ends.last_mut() {
+            last.1 = self.postings.len() as u32;
+        }
+    }
+
+    /// The postings of one term (binary search).
+    pub(super) fn postings_of(&self, term: &[u8]) -> &[Posting] {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.term(mid).cmp(term) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.postings_at(mid),
+            }
+        }
+        &[]
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartitionSegment {
+    runs: Vec<Arc<Run>>,
+    /// The first `flushing` runs are being written by a flush.
+    flushing: usize,
+}
+
+/// What one flush writes: the runs it took and the write-log rows it may delete.
+#[derive(Debug)]
+pub(super) struct FlushJob {
+    /// (partition start, its runs).
+    pub(super) runs: Vec<(u64, Vec<Arc<Run>>)>,
+    /// Every write with a seq below this one has its postings in `runs` or in an earlier flush.
+    pub(super) log_below: u64,
+    /// Partitions that may hold write-log rows below `log_below`.
+    pub(super) log_partitions: Vec<u64>,
+}
+
+/// The open segments of every partition and the write-log sequence.
+#[derive(Debug, Default)]
+pub(super) struct OpenSegments {
+    parts: BTreeMap<u64, PartitionSegment>,
+    /// Postings in runs not being flushed: what the flush threshold counts.
+    open_postings: usize,
+    next_write_seq: u64,
+    /// Seqs taken by writes that have not appended (or failed) yet.
+    in_flight: BTreeSet<u64>,
+    /// Partitions that may hold write-log rows, with the highest seq logged there.
+    logged: BTreeMap<u64, u64>,
+}
+
+impl OpenSegments {
+    /// Postings not yet being flushed.
+    pub(super) fn open_postings(&self) -> usize {
+        self.open_postings
+    }
+
+    /// Takes the seq of a write's `L` rows; [`Self::append`] or [`Self::abort_write`] must follow.
+    pub(super) fn begin_write(&mut self) -> u64 {
+        let seq = self.next_write_seq;
+        self.next_write_seq += 1;
+        self.in_flight.insert(seq);
+        seq
+    }
+
+    /// The write of `seq` failed: it logged nothing.
+    pub(super) fn abort_write(&mut self, seq: u64) {
+        self.in_flight.remove(&seq);
+    }
+
+    /// Adds the runs of the durable write `seq` (one per partition it logged in). Returns the
+    /// postings now open.
+    pub(super) fn append(&mut self, seq: u64, runs: impl IntoIterator<Item = (u64, Run)>) -> usize {
+        self.in_flight.remove(&seq);
+        for (start, run) in runs {
+            self.add(seq, start, run);
+        }
+        self.open_postings
+    }
+
+    /// Adds a run rebuilt from the write log at open.
+    pub(super) fn recover(&mut self, seq: u64, start: u64, run: Run) {
+        self.next_write_seq = self.next_write_seq.max(seq.saturating_add(1));
+        self.add(seq, start, run);
+    }
+
+    fn add(&mut self, seq: u64, start: u64, run: Run) {
+        let logged = self.logged.entry(start).or_insert(seq);
+        *logged = (*logged).max(seq);
+        if run.len() > 0 {
+            self.open_postings += run.len();
+            self.parts
+                .entry(start)
+                .or_default()
+                .runs
+                .push(Arc::new(run));
+        }
+    }
+
+    /// Marks every open run as being flushed and returns them; `None` when there is nothing
+    /// to write.
+    pub(super) fn begin_flush(&mut self) -> Option<FlushJob> {
+        let log_below = self
+            .in_flight
+            .first()
+            .copied()
+            .unwrap_or(self.next_write_seq);
+        let mut runs = Vec::new();
+        for (&start, seg) in &mut self.parts {
+            seg.flushing = seg.runs.len();
+            runs.push((start, seg.runs.clone()));
+        }
+        let log_partitions: Vec<u64> = self.logged.keys().copied().collect();
+        if runs.is_empty() && log_partitions.is_empty() {
+            return None;
+        }
+        self.open_postings = 0;
+        Some(FlushJob {
+            runs,
+            log_below,
+            log_partitions,
+        })
+    }
+
+    /// Ends a flush: its runs leave memory once `committed`, else they are open again.
+    pub(super) fn end_flush(&mut self, job: &FlushJob, committed: bool) {
+        for seg in self.parts.values_mut() {
+            let n = std::mem::take(&mut seg.flushing);
+            if committed {
+                seg.runs.drain(..n);
+            } else {
+                self.open_postings += seg.runs[..n].iter().map(|r| r.len()).sum::<usize>();
+            }
+        }
+        self.parts.retain(|_, seg| !seg.runs.is_empty());
+        if committed {
+            self.logged.retain(|_, max| *max >= job.log_below);
+        }
+    }
+
+    /// Forgets a dropped partition.
+    pub(super) fn drop_partition(&mut self, start: u64) {
+        if let Some(seg) = self.parts.remove(&start) {
+            let open: usize = seg.runs[seg.flushing..].iter().map(|r| r.len()).sum();
+            self.open_postings -= open;
+        }
+        self.logged.remove(&start);
+    }
+
+    /// Appends the postings of `term` in partition `start` whose minute is in
+    /// [min_minute, max_minute], flushing runs included.
+    pub(super) fn collect(
+        &self,
+        start: u64,
+        term: &[u8],
+        min_minute: u32,
+        max_minute: u32,
+        out: &mut Vec<Posting>,
+    ) {
+        let Some(seg) = self.parts.get(&start) else {
+            return;
+        };
+        for run in &seg.runs {
+            out.extend(
+                run.postings_of(term)
+                    .iter()
+                    .filter(|p| p.minute >= min_minute && p.minute <= max_minute),
+            );
+        }
+    }
+}
+
+/// Merges runs into one segment per term and hands each `(key, value)` to `put`, terms in byte
+/// order. Postings of the same (minute, trace) from several runs become one with the widest range.
+pub(super) fn merge_runs(runs: &[Arc<Run>], segment_seq: u64, mut put: impl FnMut(&[u8], &[u8])) {
+    let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.ends.is_empty())
+        .map(|(i, r)| Reverse((r.term(0), i, 0)))
+        .collect();
+    let mut postings: Vec<Posting> = Vec::new();
+    let mut key = Vec::new();
+    let mut value = Vec::new();
+    while let Some(Reverse((term, _, _))) = heap.peek().copied() {
+        postings.clear();
+        while let Some(&Reverse((t, i, at))) = heap.peek() {
+            if t != term {
+                break;
+            }
+            heap.pop();
+            let run = &runs[i];
+            postings.extend_from_slice(run.postings_at(at));
+            if at + 1 < run.ends.len() {
+                heap.push(Reverse((run.term(at + 1), i, at + 1)));
+            }
+        }
+        postings.sort_unstable_by_key(Posting::search_order);
+        postings.dedup_by(|later, kept| {
+            let same = later.minute == kept.minute && later.trace_id == kept.trace_id;
+            if same {
+                kept.min_us = kept.min_us.min(later.min_us);
+                kept.max_us = kept.max_us.max(later.max_us);
+            }
+            same
+        });
+        let Some(newest) = postings.first() else {
+            continue;
+        };
+        key.clear();
+        key.extend_from_slice(term);
+        keys::push_segment_suffix(&mut key, u32::MAX - newest.minute, segment_seq);
+        codec::encode_segment(&postings, &mut value);
+        put(&key, &value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TraceId;
+
+    fn term(v: &str) -> Vec<u8> {
+        let mut t = Vec::new();
+        keys::tag_prefix(&mut t, "svc", "k", v);
+        t
+    }
+
+    fn posting(minute: u32, id: u128, min_us: u32, max_us: u32) -> Posting {
+        Posting {
+            minute,
+            trace_id: TraceId::from_u128(id),
+            min_us,
+            max_us,
+        }
+    }
+
+    fn run(entries: &[(&str, Posting)]) -> Run {
+        let mut r = Run::default();
+        for (v, p) in entries {
+            r.push(&term(v), *p);
+        }
+        r
+    }
+
+    #[test]
+    fn runs_find_their_terms() {
+        let r = run(&[
+            ("a", posting(9, 1, 0, 1)),
+            ("a", posting(8, 2, 0, 1)),
+            ("b", posting(7, 3, 0, 1)),
+            ("d", posting(7, 4, 0, 1)),
+        ]);
+        assert_eq!(r.postings_of(&term("a")).len(), 2);
+        assert_eq!(r.postings_of(&term("b")), &[posting(7, 3, 0, 1)]);
+        assert!(r.postings_of(&term("c")).is_empty());
+        assert_eq!(r.postings_of(&term("d")).len(), 1);
+        assert!(Run::default().postings_of(&term("a")).is_empty());
+    }
+
+    #[test]
+    fn merge_writes_one_key_per_term_newest_first_and_merges_duplicates() {
+        let runs = vec![
+            Arc::new(run(&[
+                ("a", posting(5, 1, 10, 20)),
+                ("b", posting(3, 2, 0, 1)),
+            ])),
+            Arc::new(run(&[
+                ("a", posting(7, 3, 0, 1)),
+                ("a", posting(5, 1, 5, 15)),
+            ])),
+        ];
+        let mut out = Vec::new();
+        merge_runs(&runs, 42, |k, v| out.push((k.to_vec(), v.to_vec())));
+        assert_eq!(out.len(), 2);
+        let (k, v) = &out[0];
+        assert!(k.starts_with(&term("a")));
+        let (rev, seq) = keys::parse_segment_suffix(k, term("a").len()).expect("suffix");
+        assert_eq!((keys::minute_of_rev(rev), seq), (7, 42));
+        let mut postings = Vec::new();
+        codec::decode_segment(7, v, &mut postings).expect("decodes");
+        assert_eq!(postings, vec![posting(7, 3, 0, 1), posting(5, 1, 5, 20)]);
+        assert!(out[1].0.starts_with(&term("b")));
+    }
+
+    #[test]
+    fn write_log_rows_below_an_in_flight_write_are_kept() {
+        let mut segs = OpenSegments::default();
+        let a = segs.begin_write();
+        let b = segs.begin_write();
+        segs.append(b, [(100, run(&[("a", posting(1, 1, 0, 1))]))]);
+        let job = segs.begin_flush().expect("work");
+        assert_eq!(job.log_below, a, "write {a} is still in flight");
+        segs.append(a, [(100, run(&[("a", posting(1, 2, 0, 1))]))]);
+        assert_eq!(segs.open_postings(), 1);
+        let mut found = Vec::new();
+        segs.collect(100, &term("a"), 0, 10, &mut found);
+        assert_eq!(found.len(), 2, "flushing runs stay searchable");
+        segs.end_flush(&job, true);
+        found.clear();
+        segs.collect(100, &term("a"), 0, 10, &mut found);
+        assert_eq!(found, vec![posting(1, 2, 0, 1)]);
+        let job = segs.begin_flush().expect("work");
+        assert_eq!(job.log_below, b + 1);
+        segs.end_flush(&job, false);
+        assert_eq!(segs.open_postings(), 1, "a failed flush reopens its runs");
+        segs.drop_partition(100);
+        assert_eq!(segs.open_postings(), 0);
+        assert!(segs.begin_flush().is_none());
+    }
+}
