@@ -20,6 +20,8 @@ start_server() {
   "$BIN" all-in-one "${SERVER_FLAGS[@]}" > "$OUT/server.out" 2>> "$OUT/server.err" &
   PID=$!
   for _ in $(seq 1 2000); do
+    # Our own process must be alive: another server on these ports would answer too.
+    kill -0 "$PID" 2>/dev/null || { echo "server exited:" >&2; tail -5 "$OUT/server.err" >&2; exit 1; }
     curl -fsS -o /dev/null http://127.0.0.1:14269/ 2>/dev/null && return 0
     sleep 0.005
   done
