@@ -317,9 +317,9 @@ fn put_span(out: &mut Vec<u8>, s: &Span) {
     put_varint(out, s.flags as u64);
 }
 
-/// A start range as microseconds into its minute (`minute_start_ns`), the earliest rounded down
-/// and the latest rounded up: the rounding [`Posting`]s use (format 2 stored it as the value of
-/// every `S`/`O`/`D` row; format 3 stores postings in segments only). The range only ever widens, so a window check on it never
+/// The value of an `S`/`O`/`T`/`D` index entry: the earliest and latest start of the spans
+/// behind it, as microseconds into the key's minute (`minute_start_ns`), the earliest rounded
+/// down and the latest rounded up. The range only ever widens, so a window check on it never
 /// rejects a real match; relative microseconds take 4–5 bytes where absolute nanoseconds take 10.
 pub fn encode_index_value(
     minute_start_ns: u64,

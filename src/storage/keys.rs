@@ -17,10 +17,10 @@
 //! | `default` | `partition_width_secs` | u64 BE; recorded at creation, wins over the configuration |
 //! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
 //! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
-//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment: the postings of one service from one flush (`codec::encode_segment`) |
-//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment of one (service, operation, kind) |
-//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment of one tag term |
-//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment of one (service, duration bucket) |
+//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ segment_seq(8 BE) | tag segment: the postings of one term from one flush (`codec::encode_segment`) |
+//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
 //! | `index.…` | `L` ‖ write_seq(8 BE) | write log: (trace_id, chunk_id) of the chunks one write put in this partition (`codec::encode_write_log`) |
 //! | `default` | `segment_seq` | u64 BE: the seq of the last flushed tag segment |
 //!
@@ -31,30 +31,26 @@
 //! - `rev_minute` = `u32::MAX - start_ns / 60e9`, big-endian: forward iteration is newest first.
 //! - `kind` = [`SpanKind`] as u8 (the OTLP number); `dur_bucket` = 64 − leading_zeros(duration_ns)
 //!   (0 for a zero duration), so bucket *b* ≥ 1 holds durations in [2^(b−1), 2^b − 1].
-//! - `S`, `O`, `T` and `D` rows are **segments**, not one row per posting (format 3; format 2
-//!   had one `S`/`O`/`D` row per (term, minute, trace) and write): the write path collects the
-//!   postings (term = the row's prefix, minute, trace, start range) of every write in an
-//!   in-memory open segment per partition (`rocks/segment.rs`); a flush writes each term of it as one key whose
+//! - `T` rows are **segments**, not one row per posting: the write path collects the tag postings
+//!   (service, key, value, minute, trace, start range) of every write in an in-memory open segment
+//!   per partition (`rocks/segment.rs`); a flush writes each term of it as one key whose
 //!   `rev_minute` is the newest minute of its postings and whose `segment_seq` (unique per flush,
 //!   persisted under `segment_seq`) keeps flushes apart. A term's segments therefore sort newest
 //!   first by their newest minute; a segment also holds older minutes, so a search scans from the
 //!   term prefix down to the window's oldest minute and filters the postings.
 //! - `L` rows make the open segment crash safe: every write puts one in each partition it touches,
-//!   in the same `WriteBatch` as its spans. A flush writes its segment keys in several
-//!   `WriteBatch`es of bounded size, the `delete_range` of the `L` rows below the lowest write
-//!   still in flight (and `segment_seq`) in the **last** one, so after a crash the `L` rows name
-//!   (at least) every write whose postings were only in memory; `open` re-reads their chunks and
-//!   rebuilds the open segment. A crash between two batches of a flush leaves some of its segment
-//!   keys written while their `L` rows remain: the next flush writes those postings again (same
-//!   or another key), and search dedupes (a trace is verified once).
+//!   in the same `WriteBatch` as its spans. A flush writes its `T` keys and a `delete_range` of the
+//!   `L` rows below the lowest write still in flight in one `WriteBatch`, so after a crash the `L`
+//!   rows name (at least) every write whose postings were only in memory; `open` re-reads their
+//!   chunks and rebuilds the open segment. A posting may so be flushed twice; search dedupes.
 //! - `T` postings cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
 //!   row) are not indexed and must never drive a search.
-//! - start range: every posting carries the earliest and latest start of the spans of its trace
-//!   in the write that produced it, as microseconds into the posting's minute (rounded like
-//!   `codec::encode_index_value`); one posting per distinct (term, minute, trace) per write, and
-//!   a flush merges the postings of several writes into the widest range.
+//! - start range: the earliest and latest start of the spans of that trace in that write that
+//!   produced the key, as varint microseconds into the key's minute (see
+//!   `codec::encode_index_value`). One key per distinct index key per write. Tag postings carry
+//!   the same range, as microseconds into their own minute.
 //! - chunk_id = FNV-1a 64 of the encoded chunk: an identical retry overwrites itself.
 
 use std::fmt;
@@ -65,7 +61,7 @@ use super::StorageError;
 use crate::model::{SpanKind, TraceId};
 
 /// On-disk format of this build. Bump on any incompatible change of keys or values.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 2;
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// `default` CF key holding the partition width the data was written with (u64 BE seconds).
@@ -92,7 +88,7 @@ pub const TAG_DURATION: u8 = b'D';
 pub const TAG_WRITE_LOG: u8 = b'L';
 /// Bytes of a write-log key: `L` ‖ seq(8 BE).
 pub const WRITE_LOG_KEY_LEN: usize = 9;
-/// Bytes after an `S`/`O`/`T`/`D` prefix in a segment key: rev_minute(4) ‖ segment_seq(8).
+/// Bytes after a tag prefix in a segment key: rev_minute(4) ‖ segment_seq(8).
 pub const SEGMENT_SUFFIX_LEN: usize = 4 + 8;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
@@ -342,14 +338,13 @@ pub fn duration_prefix(out: &mut Vec<u8>, service: &str, bucket: u8) {
     out.push(bucket);
 }
 
-/// Appends rev_minute(4 BE) ‖ trace_id(16) to an `S`/`O`/`T`/`D` prefix: the write path's
-/// in-memory form of one posting (sorted and deduplicated per write, never stored).
+/// Appends rev_minute(4 BE) ‖ trace_id(16) to a prefix, completing an `S`/`O`/`T`/`D` key.
 pub fn push_entry_suffix(out: &mut Vec<u8>, rev_minute: u32, trace_id: TraceId) {
     out.extend_from_slice(&rev_minute.to_be_bytes());
     out.extend_from_slice(&trace_id.0);
 }
 
-/// The (rev_minute, trace_id) of a posting (see [`push_entry_suffix`]) known to start with a prefix of
+/// The (rev_minute, trace_id) of an `S`/`O`/`T`/`D` key known to start with a prefix of
 /// `prefix_len` bytes.
 pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId), KeyError> {
     let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
@@ -370,15 +365,14 @@ pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId
     Ok((u32::from_be_bytes(minute), TraceId(id)))
 }
 
-/// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to an `S`/`O`/`T`/`D` prefix,
-/// completing a segment key.
+/// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to a tag prefix, completing a `T` segment key.
 pub fn push_segment_suffix(out: &mut Vec<u8>, rev_minute: u32, segment_seq: u64) {
     out.extend_from_slice(&rev_minute.to_be_bytes());
     out.extend_from_slice(&segment_seq.to_be_bytes());
 }
 
-/// The (rev_minute of the newest posting, segment_seq) of a segment key known to start with
-/// a prefix of `prefix_len` bytes.
+/// The (rev_minute of the newest posting, segment_seq) of a `T` segment key known to start with
+/// a tag prefix of `prefix_len` bytes.
 pub fn parse_segment_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, u64), KeyError> {
     let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
         what: "tag segment key",
@@ -398,7 +392,7 @@ pub fn parse_segment_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, u64),
     Ok((u32::from_be_bytes(minute), u64::from_be_bytes(seq)))
 }
 
-/// Iteration bounds of the segments of a prefix that can hold a posting of minute ≥
+/// Iteration bounds of the segments of a tag prefix that can hold a posting of minute ≥
 /// minute(start_min_ns): from the prefix (the newest segment) down to the last segment whose
 /// newest minute is still inside the window. Older segments only hold older postings.
 pub fn segment_range(tag_prefix: &[u8], start_min_ns: u64) -> (Vec<u8>, Vec<u8>) {
@@ -479,18 +473,17 @@ pub enum IndexKey {
         operation: String,
         kind: SpanKind,
     },
-    /// A service segment: `rev_minute` of its newest posting, and the flush that wrote it.
     Service {
         service: String,
         rev_minute: u32,
-        segment_seq: u64,
+        trace_id: TraceId,
     },
     Operation {
         service: String,
         operation: String,
         kind: SpanKind,
         rev_minute: u32,
-        segment_seq: u64,
+        trace_id: TraceId,
     },
     /// A tag segment: `rev_minute` of its newest posting, and the flush that wrote it.
     Tag {
@@ -504,7 +497,7 @@ pub enum IndexKey {
         service: String,
         bucket: u8,
         rev_minute: u32,
-        segment_seq: u64,
+        trace_id: TraceId,
     },
     WriteLog {
         seq: u64,
@@ -523,20 +516,20 @@ impl IndexKey {
             IndexKey::Service {
                 service,
                 rev_minute,
-                segment_seq,
+                trace_id,
             } => {
                 service_prefix(out, service);
-                push_segment_suffix(out, *rev_minute, *segment_seq);
+                push_entry_suffix(out, *rev_minute, *trace_id);
             }
             IndexKey::Operation {
                 service,
                 operation,
                 kind,
                 rev_minute,
-                segment_seq,
+                trace_id,
             } => {
                 operation_prefix(out, service, operation, *kind);
-                push_segment_suffix(out, *rev_minute, *segment_seq);
+                push_entry_suffix(out, *rev_minute, *trace_id);
             }
             IndexKey::Tag {
                 service,
@@ -552,10 +545,10 @@ impl IndexKey {
                 service,
                 bucket,
                 rev_minute,
-                segment_seq,
+                trace_id,
             } => {
                 duration_prefix(out, service, *bucket);
-                push_segment_suffix(out, *rev_minute, *segment_seq);
+                push_entry_suffix(out, *rev_minute, *trace_id);
             }
             IndexKey::WriteLog { seq } => out.extend_from_slice(&write_log_key(*seq)),
         }
@@ -580,24 +573,24 @@ impl IndexKey {
             }
             TAG_SERVICE => {
                 let service = read_str(&mut input, "service")?;
-                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
                 IndexKey::Service {
                     service,
                     rev_minute,
-                    segment_seq,
+                    trace_id,
                 }
             }
             TAG_OPERATION => {
                 let service = read_str(&mut input, "service")?;
                 let operation = read_str(&mut input, "operation")?;
                 let kind = read_kind(&mut input)?;
-                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
                 IndexKey::Operation {
                     service,
                     operation,
                     kind,
                     rev_minute,
-                    segment_seq,
+                    trace_id,
                 }
             }
             TAG_ATTRIBUTE => {
@@ -616,12 +609,12 @@ impl IndexKey {
             TAG_DURATION => {
                 let service = read_str(&mut input, "service")?;
                 let bucket = read_u8(&mut input, "duration bucket")?;
-                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
+                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
                 IndexKey::Duration {
                     service,
                     bucket,
                     rev_minute,
-                    segment_seq,
+                    trace_id,
                 }
             }
             TAG_WRITE_LOG => IndexKey::WriteLog {
@@ -671,11 +664,11 @@ mod tests {
                     kind,
                 }
             }),
-            (tricky_string(), any::<u32>(), any::<u64>()).prop_map(
-                |(service, rev_minute, segment_seq)| IndexKey::Service {
+            (tricky_string(), any::<u32>(), trace_id()).prop_map(
+                |(service, rev_minute, trace_id)| IndexKey::Service {
                     service,
                     rev_minute,
-                    segment_seq,
+                    trace_id,
                 }
             ),
             (
@@ -683,15 +676,15 @@ mod tests {
                 tricky_string(),
                 kind(),
                 any::<u32>(),
-                any::<u64>()
+                trace_id()
             )
-                .prop_map(|(service, operation, kind, rev_minute, segment_seq)| {
+                .prop_map(|(service, operation, kind, rev_minute, trace_id)| {
                     IndexKey::Operation {
                         service,
                         operation,
                         kind,
                         rev_minute,
-                        segment_seq,
+                        trace_id,
                     }
                 }),
             (
@@ -711,12 +704,12 @@ mod tests {
                     }
                 }),
             any::<u64>().prop_map(|seq| IndexKey::WriteLog { seq }),
-            (tricky_string(), 0u8..=64, any::<u32>(), any::<u64>()).prop_map(
-                |(service, bucket, rev_minute, segment_seq)| IndexKey::Duration {
+            (tricky_string(), 0u8..=64, any::<u32>(), trace_id()).prop_map(
+                |(service, bucket, rev_minute, trace_id)| IndexKey::Duration {
                     service,
                     bucket,
                     rev_minute,
-                    segment_seq,
+                    trace_id,
                 }
             ),
         ]
@@ -783,14 +776,14 @@ mod tests {
         fn prefixes_contain_exactly_their_keys(
             svc in tricky_string(), other in tricky_string(),
             key in tricky_string(), value in tricky_string(), op in tricky_string(),
-            kind in kind(), minute in any::<u32>(), t in any::<u64>(),
+            kind in kind(), minute in any::<u32>(), id in trace_id(), t in any::<u64>(),
         ) {
             // Keys of `svc` start with the prefixes of `svc` ...
             let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), value: value.clone(), rev_minute: minute, segment_seq: t };
             let mut p = Vec::new();
             tag_prefix(&mut p, &svc, &key, &value);
             prop_assert!(encoded(&k).starts_with(&p));
-            let k = IndexKey::Operation { service: svc.clone(), operation: op.clone(), kind, rev_minute: minute, segment_seq: t };
+            let k = IndexKey::Operation { service: svc.clone(), operation: op.clone(), kind, rev_minute: minute, trace_id: id };
             let mut p = Vec::new();
             operation_prefix(&mut p, &svc, &op, kind);
             prop_assert!(encoded(&k).starts_with(&p));
@@ -800,7 +793,7 @@ mod tests {
             catalog_key(&mut c, &svc, &op, kind);
             prop_assert!(c.starts_with(&p));
             // ... and never with the prefixes of another service.
-            let k = IndexKey::Service { service: other.clone(), rev_minute: rev_minute(t), segment_seq: t };
+            let k = IndexKey::Service { service: other.clone(), rev_minute: rev_minute(t), trace_id: id };
             let mut p = Vec::new();
             service_prefix(&mut p, &svc);
             prop_assert_eq!(encoded(&k).starts_with(&p), svc == other);

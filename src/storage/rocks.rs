@@ -5,11 +5,10 @@
 //! block cache, one write-buffer manager bounding all memtables, zstd) and the `TraceStore`
 //! contract on top of them. The key layout is documented in [`super::keys`], the value encoding
 //! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`,
-//! the in-memory open segments in `rocks/segment.rs`. `S`/`O`/`T`/`D` postings are searchable
-//! from the open segment as soon as their write is durable, sealed when the open segments exceed
-//! [`RocksOptions::segment_max_postings`] and flushed as one segment key per term by the store's
-//! background flush thread (or by a writer, when a sealed set is already waiting, or by
-//! [`TraceStore::flush`]), and rebuilt from the write log at `open` after a crash.
+//! the in-memory open tag segments in `rocks/segment.rs`. Tag postings are searchable from the
+//! open segment as soon as their write is durable, flushed as one `T` key per term when the open
+//! segments exceed [`RocksOptions::segment_max_postings`] or at [`TraceStore::flush`], and
+//! rebuilt from the write log at `open` after a crash.
 //!
 //! Every method blocks: callers run it on blocking threads, never on an async executor or an
 //! arbiter thread. It must never delete data key by key (retention drops column families), never
@@ -26,19 +25,17 @@ mod segment_tests;
 mod tests;
 
 use std::collections::BTreeSet;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
     FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBatch,
     WriteBufferManager, WriteOptions,
 };
 
-use segment::{FlushJob, HandOff, OpenSegments};
+use segment::{FlushJob, OpenSegments};
 
 use super::codec;
 use super::keys::{self, PartitionCf};
@@ -59,10 +56,9 @@ pub struct RocksOptions {
     pub block_cache_bytes: usize,
     /// Memtable memory of all column families together.
     pub write_buffer_bytes: usize,
-    /// Postings held in the open segments (all partitions together) before the writer that
-    /// crosses this number seals them for the background flush. Bounds their memory (about 80
-    /// bytes a posting; at most three such sets: open, waiting, being written) and the
-    /// write-log replay at open.
+    /// Tag postings held in the open segments (all partitions together) before the writer that
+    /// crosses this number flushes them as `T` segment keys. Bounds their memory (about 80 bytes
+    /// a posting) and the write-log replay at open.
     pub segment_max_postings: usize,
 }
 
@@ -78,44 +74,8 @@ impl Default for RocksOptions {
     }
 }
 
-/// The RocksDB-backed [`TraceStore`]. `Send + Sync`; share it as `Arc<RocksStore>`. Owns the
-/// background segment-flush thread, which it stops and joins on drop.
+/// The RocksDB-backed [`TraceStore`]. `Send + Sync`; share it as `Arc<RocksStore>`.
 pub struct RocksStore {
-    core: Arc<StoreCore>,
-    flush_thread: Option<JoinHandle<()>>,
-}
-
-impl Deref for RocksStore {
-    type Target = StoreCore;
-
-    fn deref(&self) -> &StoreCore {
-        &self.core
-    }
-}
-
-impl Drop for RocksStore {
-    fn drop(&mut self) {
-        self.core.flusher.lock().stop = true;
-        self.core.flusher_wake.notify_all();
-        if let Some(handle) = self.flush_thread.take() {
-            // The thread writes a waiting job before it stops; a panic there already logged.
-            let _ = handle.join();
-        }
-    }
-}
-
-/// What the background flush thread is told.
-#[derive(Debug, Default)]
-struct FlusherState {
-    /// A sealed job was handed off since the thread last looked.
-    pending: bool,
-    stop: bool,
-}
-
-/// The state of a [`RocksStore`], shared with its background flush thread. Not constructible
-/// outside this module.
-#[doc(hidden)]
-pub struct StoreCore {
     db: Db,
     path: PathBuf,
     opts: RocksOptions,
@@ -124,25 +84,15 @@ pub struct StoreCore {
     partitions: RwLock<BTreeSet<u64>>,
     /// Serialises partition creation so that two writers never create the same CF.
     create_lock: Mutex<()>,
-    /// Postings of durable writes not flushed to segment keys yet, and the write-log seqs.
+    /// Tag postings of durable writes not flushed to `T` keys yet, and the write-log seqs.
     segments: RwLock<OpenSegments>,
     /// Serialises segment flushes (a flush's range delete must not overtake an earlier flush's
-    /// keys; sealed jobs are taken only under it, so they are written in seal order) and
-    /// partition drops (retention takes it before `partitions`, so a flush needs no long
-    /// `partitions` lock, which would stall every writer behind a partition creation); holds the
-    /// seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`.
-    /// Lock order: `segment_flush` → `partitions` → `segments`; `flusher` is never held with
-    /// another lock.
+    /// keys) and partition drops (retention takes it before `partitions`, so a flush needs no
+    /// long `partitions` lock, which would stall every writer behind a partition creation);
+    /// holds the seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`.
+    /// Lock order: `segment_flush` → `partitions` → `segments`.
     segment_flush: Mutex<u64>,
-    flusher: Mutex<FlusherState>,
-    flusher_wake: Condvar,
 }
-
-/// Segment keys per `WriteBatch` of a flush: bounds the batch memory and how long one write
-/// holds RocksDB's write queue.
-const FLUSH_BATCH_KEYS: usize = 20_000;
-/// Bytes per `WriteBatch` of a flush (a term of a busy service can be megabytes on its own).
-const FLUSH_BATCH_BYTES: usize = 8 << 20;
 
 /// Largest memtable of one column family; the write-buffer manager bounds the sum.
 const MAX_CF_WRITE_BUFFER_BYTES: usize = 64 << 20;
@@ -194,7 +144,7 @@ impl RocksStore {
             descriptors.push(ColumnFamilyDescriptor::new(name.as_str(), cf_opts));
         }
         let db = Db::open_cf_descriptors(&db_opts, path, descriptors)?;
-        let mut store = StoreCore {
+        let mut store = RocksStore {
             db,
             path: path.to_path_buf(),
             opts,
@@ -203,8 +153,6 @@ impl RocksStore {
             create_lock: Mutex::new(()),
             segments: RwLock::new(OpenSegments::default()),
             segment_flush: Mutex::new(0),
-            flusher: Mutex::new(FlusherState::default()),
-            flusher_wake: Condvar::new(),
         };
         store.check_format_version()?;
         store.opts.partition_width_secs = store.settle_partition_width()?;
@@ -223,64 +171,7 @@ impl RocksStore {
         if store.segments.read().open_postings() > store.opts.segment_max_postings {
             store.flush_segments(true)?;
         }
-        let core = Arc::new(store);
-        let shared = Arc::clone(&core);
-        let flusher = std::thread::Builder::new()
-            .name("segment-flush".into())
-            .spawn(move || shared.run_flusher())
-            .map_err(|source| StorageError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(RocksStore {
-            core,
-            flush_thread: Some(flusher),
-        })
-    }
-}
-
-impl StoreCore {
-    /// The background flush thread: writes the waiting job whenever one is handed off; on stop,
-    /// writes a job still waiting and returns.
-    fn run_flusher(&self) {
-        loop {
-            {
-                let mut state = self.flusher.lock();
-                while !state.pending && !state.stop {
-                    self.flusher_wake.wait(&mut state);
-                }
-                if !state.pending {
-                    return;
-                }
-                state.pending = false;
-            }
-            // A failed flush reopens its runs (and keeps the write log); the next hand-off or
-            // `flush` retries.
-            if let Err(e) = self.flush_jobs(None) {
-                tracing::error!(error = %e, "segment flush failed");
-            }
-        }
-    }
-
-    /// Called by a writer that left the open segments over the threshold: seals them for the
-    /// background thread, or flushes itself when a sealed job is already waiting.
-    fn hand_off_segments(&self) {
-        let handed = self
-            .segments
-            .write()
-            .hand_off(self.opts.segment_max_postings);
-        match handed {
-            HandOff::Nothing => {}
-            HandOff::Queued => {
-                self.flusher.lock().pending = true;
-                self.flusher_wake.notify_one();
-            }
-            HandOff::Busy => {
-                if let Err(e) = self.flush_segments(false) {
-                    tracing::error!(error = %e, "segment flush failed");
-                }
-            }
-        }
+        Ok(store)
     }
 
     fn read_segment_seq(&self) -> Result<u64, StorageError> {
@@ -295,80 +186,42 @@ impl StoreCore {
         }
     }
 
-    /// Writes the waiting job (if any), then seals and writes the open segments: always when
-    /// `force`, else only when they are over the threshold (another writer may have flushed
-    /// meanwhile). Blocks, also on a flush in progress: called by `flush` and by a writer that
-    /// met a waiting job; other writers keep appending to fresh open segments.
+    /// Writes the open tag segments as `T` keys, with the range delete of the write-log rows
+    /// they cover, in one `WriteBatch`. Unless `force`, only when they are over the threshold
+    /// (another writer may have flushed meanwhile). Blocks: called by the writer that crossed
+    /// the threshold and by `flush`; other writers keep appending to fresh open segments.
     fn flush_segments(&self, force: bool) -> Result<(), StorageError> {
-        self.flush_jobs(Some(force))
-    }
-
-    /// Under `segment_flush`: takes the waiting job and, with `seal = Some(force)`, seals the
-    /// open segments (see [`Self::flush_segments`]); writes them oldest first.
-    fn flush_jobs(&self, seal: Option<bool>) -> Result<(), StorageError> {
         let mut last_seq = self.segment_flush.lock();
-        let (waiting, sealed) = {
-            let mut segs = self.segments.write();
-            let waiting = segs.take_waiting();
-            let sealed = match seal {
-                Some(force) if force || segs.open_postings() > self.opts.segment_max_postings => {
-                    segs.begin_flush()
-                }
-                _ => None,
-            };
-            (waiting, sealed)
-        };
-        // Taken after sealing: every partition a sealed run belongs to is in it unless retention
-        // dropped it, and retention waits for `segment_flush`.
-        let parts = self.partitions.read().clone();
-        for job in [waiting, sealed].into_iter().flatten() {
-            let seq = *last_seq + 1;
-            let written = self.write_segments(&parts, &job, seq);
-            // A failure reopens every sealed run, the second job's too: it must not be written
-            // before the first.
-            self.segments.write().end_flush(&job, written.is_ok());
-            written?;
-            *last_seq = seq;
+        if !force && self.segments.read().open_postings() <= self.opts.segment_max_postings {
+            return Ok(());
         }
+        // Retention waits for `segment_flush`: no partition of this snapshot is dropped before
+        // the flush is done.
+        let parts = self.partitions.read().clone();
+        let Some(job) = self.segments.write().begin_flush() else {
+            return Ok(());
+        };
+        let seq = *last_seq + 1;
+        let written = self.write_segments(&parts, &job, seq);
+        self.segments.write().end_flush(&job, written.is_ok());
+        written?;
+        *last_seq = seq;
         Ok(())
     }
 
-    /// Writes one job's segment keys in `WriteBatch`es of at most [`FLUSH_BATCH_KEYS`] keys (or
-    /// about [`FLUSH_BATCH_BYTES`]); the range delete of the write-log rows it covers and the
-    /// segment seq go in the last one. A crash between two batches leaves some segment keys and
-    /// all write-log rows: replay at open rebuilds those postings and the next flush writes them
-    /// again (same seq, so the same key when the newest minute agrees, else a second key); search
-    /// verifies a trace once, so the duplicates cost reads only.
     fn write_segments(
         &self,
         parts: &BTreeSet<u64>,
         job: &FlushJob,
         seq: u64,
     ) -> Result<(), StorageError> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(self.opts.sync_writes);
         let mut wb = WriteBatch::default();
-        let mut failed = None;
         for (start, runs) in &job.runs {
             if !parts.contains(start) {
                 continue;
             }
             if let Some(cf) = self.index_cf(*start) {
-                segment::merge_runs(runs, seq, |k, v| {
-                    if failed.is_some() {
-                        return;
-                    }
-                    wb.put_cf(&cf, k, v);
-                    if wb.len() >= FLUSH_BATCH_KEYS || wb.size_in_bytes() >= FLUSH_BATCH_BYTES {
-                        let full = std::mem::take(&mut wb);
-                        if let Err(e) = self.db.write_opt(full, &wo) {
-                            failed = Some(e);
-                        }
-                    }
-                });
-            }
-            if let Some(e) = failed {
-                return Err(e.into());
+                segment::merge_runs(runs, seq, |k, v| wb.put_cf(&cf, k, v));
             }
         }
         let (from, to) = keys::write_log_range_below(job.log_below);
@@ -378,6 +231,8 @@ impl StoreCore {
             }
         }
         wb.put(keys::SEGMENT_SEQ_KEY, seq.to_be_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.opts.sync_writes);
         self.db.write_opt(wb, &wo)?;
         Ok(())
     }
@@ -521,20 +376,6 @@ impl StoreCore {
         self.db.cf_handle(&keys::index_cf_name(start))
     }
 
-    /// Every span of `id`, in start order.
-    fn read_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
-        let starts: Vec<u64> = self.partitions.read().iter().rev().copied().collect();
-        let mut spans = Vec::new();
-        for start in starts {
-            // A partition dropped since the snapshot simply has nothing any more.
-            if let Some(cf) = self.spans_cf(start) {
-                self.read_trace_in(&cf, id, &mut spans)?;
-            }
-        }
-        spans.sort_by_key(|s| (s.start_ns, s.span_id));
-        Ok(spans)
-    }
-
     /// Appends the spans of `id` stored in one partition.
     fn read_trace_in(
         &self,
@@ -603,11 +444,9 @@ fn db_options(opts: &RocksOptions) -> Options {
     let mut o = Options::default();
     o.create_if_missing(true);
     o.create_missing_column_families(true);
-    // `allow_stall`: a hard bound. Writes wait while the memtables are over it and flushes are
-    // pending, instead of letting memtable memory grow with the ingest rate.
     o.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(
         opts.write_buffer_bytes,
-        true,
+        false,
     ));
     // With many column families the WAL lives as long as the least recently flushed one; this
     // forces stale partitions to flush so the WAL (and restart replay) stays bounded.
@@ -686,7 +525,16 @@ impl TraceStore for RocksStore {
     }
 
     fn get_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
-        self.read_trace(id)
+        let starts: Vec<u64> = self.partitions.read().iter().rev().copied().collect();
+        let mut spans = Vec::new();
+        for start in starts {
+            // A partition dropped since the snapshot simply has nothing any more.
+            if let Some(cf) = self.spans_cf(start) {
+                self.read_trace_in(&cf, id, &mut spans)?;
+            }
+        }
+        spans.sort_by_key(|s| (s.start_ns, s.span_id));
+        Ok(spans)
     }
 
     fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {

@@ -9,12 +9,11 @@
 //! stops as soon as `limit` traces matched. Every iterator is bounded by the prefix and the
 //! window's minutes; nothing is scanned.
 //!
-//! Every driver reads a term (an `S`, `O`, `T` or `D` prefix) from two places, merged into the
-//! same (minute, trace) order: the open and sealed segments' postings in memory (copied first,
-//! so a posting a concurrent flush moves to RocksDB is seen in one place or both, never in
-//! neither) and the flushed segments, opened lazily, newest first, only once the merge reaches
-//! their newest minute. A posting seen twice (also one a crash between two batches of a flush
-//! wrote twice) is verified once.
+//! The tag driver reads a term from two places, merged into the same (minute, trace) order: the
+//! open segment's postings (copied first, so a posting a concurrent flush moves to RocksDB is
+//! seen in one place or both, never in neither) and the flushed `T` segments, opened lazily,
+//! newest first, only once the merge reaches their newest minute. A posting seen twice is
+//! verified once.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -23,13 +22,13 @@ use std::sync::Arc;
 
 use rocksdb::{BoundColumnFamily, DBRawIteratorWithThreadMode, ReadOptions};
 
-use super::{Db, StoreCore};
+use super::{Db, RocksStore};
 use crate::model::query::trace_matches;
 use crate::model::span::SERVICE_NAME;
 use crate::model::{SpanKind, Trace, TraceId, TraceQuery};
 use crate::storage::codec::{self, Posting};
 use crate::storage::keys::{self, IndexKey};
-use crate::storage::StorageError;
+use crate::storage::{StorageError, TraceStore};
 
 /// Query keys that `span_matches` answers by special rules, so the tag index cannot drive them.
 const SPECIAL_KEYS: [&str; 6] = [
@@ -79,7 +78,7 @@ fn choose_driver(q: &TraceQuery) -> Driver<'_> {
 
 /// Catalog rows (service, operation, kind) under the given service / operation.
 pub(super) fn catalog_rows(
-    store: &StoreCore,
+    store: &RocksStore,
     cf: &Arc<BoundColumnFamily<'_>>,
     service: Option<&str>,
     operation: Option<&str>,
@@ -120,7 +119,7 @@ pub(super) fn catalog_rows(
 
 /// The index prefixes that drive the search in one partition.
 fn driving_prefixes(
-    store: &StoreCore,
+    store: &RocksStore,
     cf: &Arc<BoundColumnFamily<'_>>,
     q: &TraceQuery,
     driver: &Driver<'_>,
@@ -192,7 +191,7 @@ struct Candidate {
 }
 
 struct Search<'s> {
-    store: &'s StoreCore,
+    store: &'s RocksStore,
     q: &'s TraceQuery,
     seen: HashSet<TraceId>,
     /// Entries of the window's edge minutes whose recorded start range misses the window. A
@@ -202,7 +201,7 @@ struct Search<'s> {
     results: Vec<Trace>,
 }
 
-pub(super) fn find_traces(store: &StoreCore, q: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
     let empty_window = q.start_min_ns > q.start_max_ns;
     let empty_durations =
         matches!((q.duration_min_ns, q.duration_max_ns), (Some(a), Some(b)) if a > b);
@@ -222,7 +221,8 @@ pub(super) fn find_traces(store: &StoreCore, q: &TraceQuery) -> Result<Vec<Trace
             continue; // dropped since the snapshot
         };
         let prefixes = driving_prefixes(store, &cf, q, &driver)?;
-        if search.scan_partition(start, &cf, prefixes)? {
+        let tag = matches!(driver, Driver::Tag(..));
+        if search.scan_partition(start, &cf, prefixes, tag)? {
             return Ok(search.results);
         }
     }
@@ -236,10 +236,49 @@ pub(super) fn find_traces(store: &StoreCore, q: &TraceQuery) -> Result<Vec<Trace
 
 type RawIter<'d> = DBRawIteratorWithThreadMode<'d, Db>;
 
-/// The postings of one term in one partition, newest first: the open and sealed segments'
-/// (collected up front) merged with the flushed segments', which are decoded only when the merge
-/// reaches their newest minute.
-struct Source<'d> {
+/// One newest-first stream of (rev_minute, trace, start range) entries.
+enum Source<'d> {
+    /// `S`/`O`/`D` keys under a prefix.
+    Keys { it: RawIter<'d>, prefix: Vec<u8> },
+    /// The postings of one tag term.
+    Tag(TagSource<'d>),
+}
+
+impl Source<'_> {
+    /// The (rev_minute, trace) of the current entry; `None` when exhausted.
+    fn peek(&mut self) -> Result<Option<(u32, TraceId)>, StorageError> {
+        match self {
+            Source::Keys { it, prefix } => match it.key() {
+                Some(key) if key.starts_with(prefix) => {
+                    Ok(Some(keys::parse_entry_suffix(key, prefix.len())?))
+                }
+                Some(_) => Ok(None),
+                None => {
+                    it.status()?;
+                    Ok(None)
+                }
+            },
+            Source::Tag(t) => t.peek(),
+        }
+    }
+
+    /// The start range of the current entry (of minute `rev_minute`); advances.
+    fn take(&mut self, rev_minute: u32) -> Result<(u64, u64), StorageError> {
+        match self {
+            Source::Keys { it, .. } => {
+                let minute_start = keys::minute_start_ns(keys::minute_of_rev(rev_minute));
+                let range = codec::decode_index_value(minute_start, it.value().unwrap_or(&[]))?;
+                it.next();
+                Ok(range)
+            }
+            Source::Tag(t) => Ok(t.take()),
+        }
+    }
+}
+
+/// The postings of one term in one partition: the open segment's (collected up front) merged
+/// with the flushed segments', which are decoded only when the merge reaches their newest minute.
+struct TagSource<'d> {
     it: RawIter<'d>,
     prefix: Vec<u8>,
     minutes: RangeInclusive<u32>,
@@ -247,7 +286,7 @@ struct Source<'d> {
     decoded: Vec<Posting>,
 }
 
-impl Source<'_> {
+impl<'d> TagSource<'d> {
     fn push(&mut self, p: &Posting) {
         if self.minutes.contains(&p.minute) {
             self.heap.push(Reverse((
@@ -323,12 +362,13 @@ impl Search<'_> {
         start: u64,
         cf: &Arc<BoundColumnFamily<'_>>,
         prefixes: Vec<Vec<u8>>,
+        tag: bool,
     ) -> Result<bool, StorageError> {
         let (min_ns, max_ns) = (self.q.start_min_ns, self.q.start_max_ns);
         let minutes = keys::minute_of(min_ns)..=keys::minute_of(max_ns);
-        // The segments in memory first, then the iterators: see the module doc.
-        let mut open: Vec<Vec<Posting>> = vec![Vec::new(); prefixes.len()];
-        {
+        // The open segment first, then the iterators: see the module doc.
+        let mut open: Vec<Vec<Posting>> = vec![Vec::new(); if tag { prefixes.len() } else { 0 }];
+        if tag {
             let segments = self.store.segments.read();
             for (prefix, out) in prefixes.iter().zip(open.iter_mut()) {
                 segments.collect(start, prefix, *minutes.start(), *minutes.end(), out);
@@ -337,22 +377,31 @@ impl Search<'_> {
         let mut sources = Vec::with_capacity(prefixes.len());
         let mut heap = BinaryHeap::with_capacity(prefixes.len());
         for (i, prefix) in prefixes.into_iter().enumerate() {
-            let (lower, upper) = keys::segment_range(&prefix, min_ns);
+            let (lower, upper) = if tag {
+                keys::segment_range(&prefix, min_ns)
+            } else {
+                keys::entry_range(&prefix, min_ns, max_ns)
+            };
             let mut ro = ReadOptions::default();
             ro.set_iterate_lower_bound(lower.clone());
             ro.set_iterate_upper_bound(upper);
             let mut it = self.store.db.raw_iterator_cf_opt(cf, ro);
             it.seek(&lower);
-            let mut source = Source {
-                it,
-                prefix,
-                minutes: minutes.clone(),
-                heap: BinaryHeap::new(),
-                decoded: Vec::new(),
+            let mut source = if tag {
+                let mut t = TagSource {
+                    it,
+                    prefix,
+                    minutes: minutes.clone(),
+                    heap: BinaryHeap::new(),
+                    decoded: Vec::new(),
+                };
+                for p in &open[i] {
+                    t.push(p);
+                }
+                Source::Tag(t)
+            } else {
+                Source::Keys { it, prefix }
             };
-            for p in std::mem::take(&mut open[i]) {
-                source.push(&p);
-            }
             push_head(&mut heap, &mut source, i)?;
             sources.push(source);
         }
@@ -366,7 +415,7 @@ impl Search<'_> {
                 minute = Some(rev_minute);
             }
             let source = &mut sources[i];
-            let (min_start, max_start) = source.take();
+            let (min_start, max_start) = source.take(rev_minute)?;
             if min_start <= max_ns && max_start >= min_ns {
                 bucket.push(Candidate {
                     trace_id,
@@ -401,7 +450,7 @@ impl Search<'_> {
         if !self.seen.insert(id) {
             return Ok(false);
         }
-        let spans = match self.store.read_trace(id) {
+        let spans = match self.store.get_trace(id) {
             Ok(spans) => spans,
             Err(StorageError::Corrupt { what, detail }) => {
                 // One unreadable trace must not fail every search that meets it.

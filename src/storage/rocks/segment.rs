@@ -1,16 +1,12 @@
-//! The open segments: `S`/`O`/`T`/`D` postings acknowledged but not yet flushed to segment keys.
+//! The open tag segments: tag postings acknowledged but not yet flushed to `T` keys.
 //!
 //! Owns, per partition, the runs of postings of the writes since the last flush (one immutable,
 //! sorted run per write and partition, built by the writer outside any lock and appended as one
 //! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
-//! the runs into one segment key per term at flush time. The store guards it with one `RwLock`: a
+//! the runs into one `T` key per term at flush time. The store guards it with one `RwLock`: a
 //! write holds it only to take a seq and to push its runs, a search only to copy the postings of
-//! its terms. A flush first **seals** the open runs (cheap: `Arc` clones) into a [`FlushJob`];
-//! sealed runs stay searchable here until their job committed, so a search never misses a
-//! posting in between. At most one sealed job waits for the background flush thread
-//! ([`OpenSegments::hand_off`]); jobs are written strictly in seal order (the store takes them
-//! only under its `segment_flush` lock), so a job's write-log range delete never overtakes the
-//! postings of an earlier job. Must never do I/O and never build keys itself.
+//! its term. Runs being flushed stay searchable here until their `WriteBatch` committed, so a
+//! search never misses a posting in between. Must never do I/O and never build keys itself.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -19,11 +15,11 @@ use std::sync::Arc;
 use crate::storage::codec::{self, Posting};
 use crate::storage::keys;
 
-/// The postings of one write in one partition: terms in byte order, the postings of each
+/// The tag postings of one write in one partition: terms in byte order, the postings of each
 /// term in [`Posting::search_order`], no (term, minute, trace) twice.
 #[derive(Debug, Default)]
 pub(super) struct Run {
-    /// Distinct terms (`S`/`O`/`T`/`D` prefix bytes), back to back.
+    /// Distinct terms (`keys::tag_prefix` bytes), back to back.
     terms: Vec<u8>,
     /// Per term: end of its bytes in `terms`, end of its postings in `postings`.
     ends: Vec<(u32, u32)>,
@@ -77,61 +73,38 @@ impl Run {
 #[derive(Debug, Default)]
 struct PartitionSegment {
     runs: Vec<Arc<Run>>,
-    /// The first `sealed` runs belong to sealed jobs (waiting or being written), oldest first.
-    sealed: usize,
+    /// The first `flushing` runs are being written by a flush.
+    flushing: usize,
 }
 
-/// What one flush writes: the runs it sealed and the write-log rows it may delete.
+/// What one flush writes: the runs it took and the write-log rows it may delete.
 #[derive(Debug)]
 pub(super) struct FlushJob {
     /// (partition start, its runs).
     pub(super) runs: Vec<(u64, Vec<Arc<Run>>)>,
-    /// Every write with a seq below this one has its postings in `runs` or in an earlier job.
+    /// Every write with a seq below this one has its postings in `runs` or in an earlier flush.
     pub(super) log_below: u64,
     /// Partitions that may hold write-log rows below `log_below`.
     pub(super) log_partitions: Vec<u64>,
-}
-
-/// What [`OpenSegments::hand_off`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum HandOff {
-    /// Not over the threshold (any more): nothing to do.
-    Nothing,
-    /// Sealed the open runs as the waiting job: wake the background flush.
-    Queued,
-    /// A sealed job is already waiting: the caller must flush itself (backpressure).
-    Busy,
 }
 
 /// The open segments of every partition and the write-log sequence.
 #[derive(Debug, Default)]
 pub(super) struct OpenSegments {
     parts: BTreeMap<u64, PartitionSegment>,
-    /// Postings in runs not sealed: what the flush threshold counts.
+    /// Postings in runs not being flushed: what the flush threshold counts.
     open_postings: usize,
     next_write_seq: u64,
     /// Seqs taken by writes that have not appended (or failed) yet.
     in_flight: BTreeSet<u64>,
     /// Partitions that may hold write-log rows, with the highest seq logged there.
     logged: BTreeMap<u64, u64>,
-    /// The sealed job waiting for the background flush (at most one).
-    waiting: Option<FlushJob>,
 }
 
 impl OpenSegments {
-    /// Postings not sealed yet.
+    /// Postings not yet being flushed.
     pub(super) fn open_postings(&self) -> usize {
         self.open_postings
-    }
-
-    /// Postings sealed (waiting or being written) but not committed yet.
-    #[cfg(test)]
-    pub(super) fn sealed_postings(&self) -> usize {
-        self.parts
-            .values()
-            .flat_map(|seg| seg.runs[..seg.sealed].iter())
-            .map(|r| r.len())
-            .sum()
     }
 
     /// Takes the seq of a write's `L` rows; [`Self::append`] or [`Self::abort_write`] must follow.
@@ -176,8 +149,8 @@ impl OpenSegments {
         }
     }
 
-    /// Seals every open run into a job (they stay searchable) and returns it; `None` when there
-    /// is nothing to write. The caller writes it after every job sealed before it.
+    /// Marks every open run as being flushed and returns them; `None` when there is nothing
+    /// to write.
     pub(super) fn begin_flush(&mut self) -> Option<FlushJob> {
         let log_below = self
             .in_flight
@@ -186,10 +159,8 @@ impl OpenSegments {
             .unwrap_or(self.next_write_seq);
         let mut runs = Vec::new();
         for (&start, seg) in &mut self.parts {
-            if seg.sealed < seg.runs.len() {
-                runs.push((start, seg.runs[seg.sealed..].to_vec()));
-                seg.sealed = seg.runs.len();
-            }
+            seg.flushing = seg.runs.len();
+            runs.push((start, seg.runs.clone()));
         }
         let log_partitions: Vec<u64> = self.logged.keys().copied().collect();
         if runs.is_empty() && log_partitions.is_empty() {
@@ -203,65 +174,33 @@ impl OpenSegments {
         })
     }
 
-    /// Called by a writer whose append left more than `threshold` postings open: seals them as
-    /// the waiting job unless one is waiting already.
-    pub(super) fn hand_off(&mut self, threshold: usize) -> HandOff {
-        if self.open_postings <= threshold {
-            return HandOff::Nothing;
-        }
-        if self.waiting.is_some() {
-            return HandOff::Busy;
-        }
-        match self.begin_flush() {
-            Some(job) => {
-                self.waiting = Some(job);
-                HandOff::Queued
-            }
-            None => HandOff::Nothing,
-        }
-    }
-
-    /// Takes the waiting job (the caller holds the store's `segment_flush` lock and writes it
-    /// before sealing anything else).
-    pub(super) fn take_waiting(&mut self) -> Option<FlushJob> {
-        self.waiting.take()
-    }
-
-    /// Ends the oldest sealed job. Committed, its runs leave memory. Failed, every sealed run is
-    /// open again and the waiting job is dropped (its write-log rows stay, so nothing sealed
-    /// after a failed job may be written before it): the next flush writes them all.
+    /// Ends a flush: its runs leave memory once `committed`, else they are open again.
     pub(super) fn end_flush(&mut self, job: &FlushJob, committed: bool) {
-        if committed {
-            for (start, runs) in &job.runs {
-                if let Some(seg) = self.parts.get_mut(start) {
-                    let n = runs.len().min(seg.sealed);
-                    seg.runs.drain(..n);
-                    seg.sealed -= n;
-                }
-            }
-            self.logged.retain(|_, max| *max >= job.log_below);
-        } else {
-            self.waiting = None;
-            for seg in self.parts.values_mut() {
-                let n = std::mem::take(&mut seg.sealed);
+        for seg in self.parts.values_mut() {
+            let n = std::mem::take(&mut seg.flushing);
+            if committed {
+                seg.runs.drain(..n);
+            } else {
                 self.open_postings += seg.runs[..n].iter().map(|r| r.len()).sum::<usize>();
             }
         }
         self.parts.retain(|_, seg| !seg.runs.is_empty());
+        if committed {
+            self.logged.retain(|_, max| *max >= job.log_below);
+        }
     }
 
-    /// Forgets a dropped partition (a sealed job still holding its runs skips it: the store only
-    /// writes to live partitions).
+    /// Forgets a dropped partition.
     pub(super) fn drop_partition(&mut self, start: u64) {
         if let Some(seg) = self.parts.remove(&start) {
-            let open: usize = seg.runs[seg.sealed..].iter().map(|r| r.len()).sum();
+            let open: usize = seg.runs[seg.flushing..].iter().map(|r| r.len()).sum();
             self.open_postings -= open;
         }
         self.logged.remove(&start);
     }
 
     /// Appends the postings of `term` in partition `start` whose minute is in
-    /// [min_minute, max_minute], sealed runs included.
+    /// [min_minute, max_minute], flushing runs included.
     pub(super) fn collect(
         &self,
         start: u64,

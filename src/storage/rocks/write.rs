@@ -1,23 +1,20 @@
-//! Write path of the RocksDB store: one `SpanBatch` → one `WriteBatch` (span chunks, their `C`
-//! catalog rows and one write-log row per partition) → one WAL-backed write → the batch's
-//! `S`/`O`/`T`/`D` postings appended to the open segments.
+//! Write path of the RocksDB store: one `SpanBatch` → one `WriteBatch` (span chunks, their
+//! `S`/`O`/`D`/`C` index entries and one write-log row per partition) → one WAL-backed write →
+//! the batch's tag postings appended to the open segments.
 //!
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
-//! sort per batch; chunk bytes go through one reusable buffer; index keys and postings are built
-//! into one arena per partition, sorted and deduplicated there (one posting per distinct
-//! (term, minute, trace) per batch, min/max start aggregated), so there is no allocation per span
-//! or per key. The postings become one sorted [`Run`] per partition, built before the
-//! open-segment lock is taken and appended under it in O(1). A writer that leaves the open
-//! segments over the threshold only seals them and wakes the background flush (unless a sealed
-//! set is already waiting: then it flushes itself, which is the backpressure). Must never write
-//! spans and catalog rows in separate batches, never make postings searchable before their write
-//! is durable, and never build keys itself (see `keys.rs`). Also replays the write log at open
-//! (`replay_write_log`).
+//! sort per batch; chunk bytes go through one reusable buffer; index keys and tag postings are
+//! built into one arena per partition, sorted and deduplicated there (one key per distinct index
+//! key per batch, min/max start aggregated), so there is no allocation per span or per key. The
+//! tag postings become one sorted [`Run`] per partition, built before the open-segment lock is
+//! taken and appended under it in O(1). Must never write spans and index entries in separate
+//! batches, never make postings searchable before their write is durable, and never build keys
+//! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
 
 use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
 
 use super::segment::Run;
-use super::StoreCore;
+use super::RocksStore;
 use crate::model::query::for_each_indexed_attribute;
 use crate::model::span::SERVICE_NAME;
 use crate::model::{Span, SpanBatch, TraceId, Value};
@@ -25,7 +22,7 @@ use crate::storage::codec::{self, ChunkEncoder, Posting};
 use crate::storage::keys;
 use crate::storage::StorageError;
 
-pub(super) fn write_batch(store: &StoreCore, batch: &SpanBatch) -> Result<(), StorageError> {
+pub(super) fn write_batch(store: &RocksStore, batch: &SpanBatch) -> Result<(), StorageError> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -67,7 +64,9 @@ pub(super) fn write_batch(store: &StoreCore, batch: &SpanBatch) -> Result<(), St
     if open_postings > store.opts.segment_max_postings {
         // The batch is durable and searchable; a failed flush keeps its runs open (and the
         // write log) and is retried by the next write over the threshold.
-        store.hand_off_segments();
+        if let Err(e) = store.flush_segments(false) {
+            tracing::error!(error = %e, "tag segment flush failed");
+        }
     }
     Ok(())
 }
@@ -79,10 +78,10 @@ fn missing_cf(start: u64) -> StorageError {
     }
 }
 
-/// Builds the batch for spans sorted by (partition, trace), and the posting run of every
+/// Builds the batch for spans sorted by (partition, trace), and the tag-posting run of every
 /// partition.
 fn build<'a>(
-    store: &StoreCore,
+    store: &RocksStore,
     order: &[(u64, &'a Span)],
     seq: u64,
 ) -> Result<(WriteBatch, Vec<(u64, Run)>), StorageError> {
@@ -116,10 +115,9 @@ fn build<'a>(
 }
 
 /// Rebuilds the open segments from the write-log rows a crash (or a close without `flush`)
-/// left: every write whose postings were not flushed yet (its `C` rows are durable already and
-/// go to a discarded batch). Runs at open, before the store
+/// left: every write whose postings were not flushed yet. Runs at open, before the store
 /// serves; bounded by the open segment size.
-pub(super) fn replay_write_log(store: &StoreCore) -> Result<(), StorageError> {
+pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
     let (lower, upper) = keys::write_log_range();
     let mut spans = Vec::new();
     let mut index = IndexBuilder::default();
@@ -147,7 +145,6 @@ pub(super) fn replay_write_log(store: &StoreCore) -> Result<(), StorageError> {
                 spans.clear();
                 codec::decode_chunk(trace_id, &bytes, &mut spans)?;
                 for span in &spans {
-                    index.add_rows(span);
                     index.add_tags(span);
                 }
             }
@@ -162,7 +159,7 @@ pub(super) fn replay_write_log(store: &StoreCore) -> Result<(), StorageError> {
         tracing::info!(
             writes = rows,
             postings = store.segments.read().open_postings(),
-            "rebuilt the open segments from the write log"
+            "rebuilt the open tag segments from the write log"
         );
     }
     Ok(())
@@ -181,6 +178,7 @@ struct Entry {
 struct IndexBuilder {
     arena: Vec<u8>,
     entries: Vec<Entry>,
+    value: Vec<u8>,
     scratch: String,
 }
 
@@ -217,8 +215,8 @@ impl IndexBuilder {
         });
     }
 
-    /// The tag postings of a span, as `T` prefix ‖ entry suffix (turned into the run by
-    /// `drain_into`, like the `S`/`O`/`D` ones).
+    /// The tag postings of a span, as `T` prefix ‖ entry suffix (diverted to the run by
+    /// `drain_into`).
     fn add_tags(&mut self, span: &Span) {
         let svc = span.service();
         let t = span.start_ns;
@@ -257,8 +255,8 @@ impl IndexBuilder {
         }
     }
 
-    /// Sorts, merges equal keys (min of mins, max of maxes), puts the `C` rows and returns the
-    /// `S`/`O`/`T`/`D` postings as a run; empties the builder.
+    /// Sorts, merges equal keys (min of mins, max of maxes) and puts them, except the tag
+    /// postings, which it returns as a run; empties the builder.
     fn drain_into(&mut self, wb: &mut WriteBatch, cf: &impl AsColumnFamilyRef) -> Run {
         let mut run = Run::default();
         let arena = &self.arena;
@@ -277,12 +275,15 @@ impl IndexBuilder {
             }
             if key[0] == keys::TAG_CATALOG {
                 wb.put_cf(cf, key, b"");
-            } else {
-                // `S`/`O`/`T`/`D`: sorted by full key = by (term, newest minute, trace): the
-                // run's order.
+            } else if key[0] == keys::TAG_ATTRIBUTE {
+                // Sorted by full key = by (term, newest minute, trace): the run's order.
                 let term = &key[..key.len() - keys::ENTRY_SUFFIX_LEN];
                 let id = keys::parse_entry_suffix(key, term.len()).map_or(TraceId::ZERO, |e| e.1);
                 run.push(term, Posting::new(id, min, max));
+            } else {
+                let minute_start = keys::minute_start_ns(keys::minute_of(min));
+                codec::encode_index_value(minute_start, min, max, &mut self.value);
+                wb.put_cf(cf, key, &self.value);
             }
             i = j;
         }
