@@ -283,6 +283,21 @@ fn close_store(store: Arc<dyn TraceStore>) {
     drop(store);
 }
 
+/// Starts an actix-web server on an already bound listener (signals are handled by us) and
+/// returns its handle. A macro because `HttpServer`'s factory bounds are long to spell out.
+macro_rules! start_http {
+    ($listener:expr, $workers:expr, $factory:expr) => {{
+        let server = HttpServer::new($factory)
+            .workers($workers)
+            .disable_signals()
+            .listen($listener)?
+            .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        handle
+    }};
+}
+
 async fn serve_in_system(
     p: Prepared,
     stop: StopSignal,
@@ -365,18 +380,11 @@ async fn serve_in_system(
                 ingest: edge.clone(),
                 max_body_bytes: config.collector.otlp.http.max_request_body_size.0 as usize,
             });
-            let server = HttpServer::new(move || {
+            Some(start_http!(l, 2, move || {
                 App::new()
                     .app_data(state.clone())
                     .configure(crate::api::http::otlp::configure)
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(l)?
-            .run();
-            let handle = server.handle();
-            actix_rt::spawn(server);
-            Some(handle)
+            }))
         }
         None => None,
     };
@@ -386,18 +394,11 @@ async fn serve_in_system(
                 ingest: edge.clone(),
                 max_body_bytes: config.collector.zipkin.max_request_body_size.0 as usize,
             });
-            let server = HttpServer::new(move || {
+            Some(start_http!(l, 2, move || {
                 App::new()
                     .app_data(state.clone())
                     .configure(crate::api::http::zipkin::configure)
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(l)?
-            .run();
-            let handle = server.handle();
-            actix_rt::spawn(server);
-            Some(handle)
+            }))
         }
         None => None,
     };
@@ -410,7 +411,7 @@ async fn serve_in_system(
             });
             let ui = web::Data::new(ui);
             let prefix = config.base_prefix().to_string();
-            let server = HttpServer::new(move || {
+            Some(start_http!(l, 2, move || {
                 let ui_cfg = ui.clone();
                 App::new()
                     .app_data(state.clone())
@@ -421,14 +422,7 @@ async fn serve_in_system(
                             .configure(crate::api::http::query::configure)
                             .configure(move |c| crate::api::http::ui::configure(c, &ui_cfg)),
                     )
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(l)?
-            .run();
-            let handle = server.handle();
-            actix_rt::spawn(server);
-            Some(handle)
+            }))
         }
         None => None,
     };
@@ -438,18 +432,11 @@ async fn serve_in_system(
                 health: health.clone(),
                 metrics: metrics.clone(),
             });
-            let server = HttpServer::new(move || {
+            Some(start_http!(l, 1, move || {
                 App::new()
                     .app_data(state.clone())
                     .configure(crate::api::http::admin::configure)
-            })
-            .workers(1)
-            .disable_signals()
-            .listen(l)?
-            .run();
-            let handle = server.handle();
-            actix_rt::spawn(server);
-            Some(handle)
+            }))
         }
         None => None,
     };
