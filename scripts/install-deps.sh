@@ -3,9 +3,11 @@
 # libclang (RocksDB's Rust bindings run bindgen). Idempotent and quiet when all is present.
 set -euo pipefail
 
+# libclang itself (libclang.so / libclang-NN.so.N), not libclang-cpp, which a fresh machine may
+# already have without libclang.
 have_libclang() {
-  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' \
-    || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
+  ldconfig -p 2>/dev/null | grep -qE 'libclang(-[0-9]+)?\.so' \
+    || ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1
 }
 
 if ! command -v cargo >/dev/null 2>&1; then
