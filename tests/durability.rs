@@ -158,15 +158,7 @@ async fn retention_drops_expired_partitions_only() {
     .await;
     assert!(gone.is_some(), "expired trace still served");
     assert_eq!(trace_status(&server, 0x02).await, 200);
-    let metrics = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text().await;
     assert!(
         metrics.contains("tracehound_retention_dropped_partitions_total 1"),
         "{metrics}"

@@ -182,15 +182,7 @@ async fn admin_health_and_metrics() {
         ))
         .await;
     server.get_json("/api/traces/5").await;
-    let text = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics_text().await;
     for needle in [
         "tracehound_ingest_spans_received_total{protocol=\"otlp_grpc\"} 1",
         "tracehound_ingest_spans_stored_total{protocol=\"otlp_grpc\"} 1",

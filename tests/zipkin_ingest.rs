@@ -495,15 +495,7 @@ async fn bad_input_is_refused_and_valid_spans_are_kept() {
     span_named(&t, "kept");
 
     // Per-protocol metrics.
-    let metrics = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text().await;
     for needle in [
         "tracehound_ingest_spans_received_total{protocol=\"zipkin_v2_json\"}",
         "tracehound_ingest_spans_refused_total{protocol=\"zipkin_v2_json\",reason=\"invalid\"} 1",

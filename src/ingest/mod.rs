@@ -101,3 +101,16 @@ pub enum IngestError {
         source: Option<thrift::Error>,
     },
 }
+
+/// How a JSON value's type is named in decoder error messages ("a string", "an array", …).
+pub(crate) fn json_type_name(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as Json;
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}

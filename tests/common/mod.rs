@@ -114,6 +114,18 @@ impl TestServer {
             .into_inner()
     }
 
+    /// The admin port's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// GET a query URL; returns (status, parsed JSON body or Null).
     pub async fn get_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
         let resp = self

@@ -2,6 +2,7 @@
 //! rejects valid OTLP/JSON such as empty `arrayValue`s and enum names), with errors naming the
 //! JSON path of the bad field.
 
+use crate::ingest::json_type_name;
 use std::fmt;
 
 // ---------------------------------------------------------------------------------------------
@@ -38,24 +39,13 @@ fn bad(path: &JsonPath<'_>, message: impl Into<String>) -> IngestError {
     }
 }
 
-fn kind_of(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
-}
-
 pub(super) fn request(doc: Json) -> R<ExportTraceServiceRequest> {
     let mut out = ExportTraceServiceRequest::default();
     let path = JsonPath::Root;
     let m = match doc {
         Json::Object(m) => m,
         other => {
-            let message = format!("expected an object, got {}", kind_of(&other));
+            let message = format!("expected an object, got {}", json_type_name(&other));
             return Err(bad(&path, message));
         }
     };
@@ -75,7 +65,7 @@ fn object(v: Json, path: &JsonPath<'_>) -> R<Map<String, Json>> {
         Json::Null => Ok(Map::new()),
         other => Err(bad(
             path,
-            format!("expected an object, got {}", kind_of(&other)),
+            format!("expected an object, got {}", json_type_name(&other)),
         )),
     }
 }
@@ -90,7 +80,7 @@ fn list<T>(v: Json, path: &JsonPath<'_>, item: fn(Json, &JsonPath<'_>) -> R<T>) 
         Json::Null => Ok(Vec::new()),
         other => Err(bad(
             path,
-            format!("expected an array, got {}", kind_of(&other)),
+            format!("expected an array, got {}", json_type_name(&other)),
         )),
     }
 }
@@ -101,7 +91,7 @@ fn string(v: Json, path: &JsonPath<'_>) -> R<String> {
         Json::Null => Ok(String::new()),
         other => Err(bad(
             path,
-            format!("expected a string, got {}", kind_of(&other)),
+            format!("expected a string, got {}", json_type_name(&other)),
         )),
     }
 }
@@ -112,7 +102,7 @@ fn boolean(v: Json, path: &JsonPath<'_>) -> R<bool> {
         Json::Null => Ok(false),
         other => Err(bad(
             path,
-            format!("expected a boolean, got {}", kind_of(&other)),
+            format!("expected a boolean, got {}", json_type_name(&other)),
         )),
     }
 }
@@ -141,7 +131,7 @@ fn integer<T: TryFrom<i128> + std::str::FromStr>(v: Json, path: &JsonPath<'_>) -
             .map_err(|_| bad(path, format!("expected an integer, got {s:?}"))),
         other => Err(bad(
             path,
-            format!("expected an integer, got {}", kind_of(&other)),
+            format!("expected an integer, got {}", json_type_name(&other)),
         )),
     }
 }
@@ -172,7 +162,7 @@ fn double(v: Json, path: &JsonPath<'_>) -> R<f64> {
         },
         other => Err(bad(
             path,
-            format!("expected a number, got {}", kind_of(&other)),
+            format!("expected a number, got {}", json_type_name(&other)),
         )),
     }
 }

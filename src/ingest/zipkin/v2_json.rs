@@ -4,6 +4,7 @@
 //! alone, with the field named (`spans[2]: annotations[0].timestamp: …`); only a body that is not
 //! a JSON array is refused whole. The JSON helpers here are shared with the v1 JSON decoder.
 
+use crate::ingest::json_type_name;
 use serde_json::{Map, Value as Json};
 
 use super::{
@@ -45,7 +46,7 @@ pub(super) fn json_array(body: &[u8], version: &'static str) -> Result<Vec<Json>
         other => Err(IngestError::ZipkinJsonField {
             version,
             path: "$".into(),
-            message: format!("expected an array of spans, got {}", type_name(&other)),
+            message: format!("expected an array of spans, got {}", json_type_name(&other)),
         }),
     }
 }
@@ -103,17 +104,6 @@ pub(super) fn kind_from_str(k: &str) -> Option<Kind> {
     })
 }
 
-fn type_name(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
-}
-
 /// A JSON object whose fields are taken out one by one; `prefix` is its path inside the span
 /// (`""` for the span itself, `annotations[2]` for a nested object), used only in messages.
 pub(super) struct Obj {
@@ -130,7 +120,7 @@ impl Obj {
             }),
             other => Err(SpanProblem::field(
                 if prefix.is_empty() { "span" } else { prefix },
-                format!("expected an object, got {}", type_name(&other)),
+                format!("expected an object, got {}", json_type_name(&other)),
             )),
         }
     }
@@ -146,7 +136,7 @@ impl Obj {
     fn wrong(&self, key: &str, expected: &str, got: &Json) -> SpanProblem {
         SpanProblem::field(
             self.path(key),
-            format!("expected {expected}, got {}", type_name(got)),
+            format!("expected {expected}, got {}", json_type_name(got)),
         )
     }
 
