@@ -16,5 +16,6 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod proto;
 pub mod storage;
 pub mod telemetry;
