@@ -17,5 +17,6 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod proto;
+pub mod sampling;
 pub mod storage;
 pub mod telemetry;

@@ -1,2 +1,3 @@
 //! gRPC front ends (tonic).
 pub mod otlp;
+pub mod sampling;

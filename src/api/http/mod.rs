@@ -5,5 +5,6 @@ pub mod jaeger_json;
 pub mod otlp;
 pub mod params;
 pub mod query;
+pub mod sampling;
 pub mod ui;
 pub mod zipkin;
