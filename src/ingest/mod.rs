@@ -5,8 +5,13 @@
 //! the valid spans of the same request are kept. Nothing here does I/O, logging or blocking, and
 //! nothing here knows about actix, tonic or the store.
 
+pub mod jaeger;
 pub mod otlp;
+mod thrift_read;
 pub mod zipkin;
+
+#[cfg(test)]
+mod golden_tests;
 
 use thiserror::Error;
 
@@ -96,6 +101,15 @@ pub enum IngestError {
     /// A Zipkin v1 Thrift body (TBinaryProtocol `list<Span>`) that cannot be read.
     #[error("invalid Zipkin v1 Thrift body: {message}")]
     ZipkinThrift {
+        message: String,
+        #[source]
+        source: Option<thrift::Error>,
+    },
+    /// A Jaeger Thrift body or agent datagram that cannot be read, or an agent message that is
+    /// not `emitBatch`.
+    #[error("invalid Jaeger Thrift ({protocol}) body: {message}")]
+    JaegerThrift {
+        protocol: &'static str,
         message: String,
         #[source]
         source: Option<thrift::Error>,

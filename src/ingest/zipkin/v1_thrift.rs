@@ -2,23 +2,20 @@
 //! `list<zipkincore.Span>`, no message envelope.
 //!
 //! A hand-written reader on the `thrift` crate's protocol layer (field numbers from
-//! jaeger-wire.md §e): fields of unknown number or unexpected type are skipped, as Thrift's own
-//! generated readers do. The protocol is configured with the body length as its size limits, so
-//! a forged length can never make it allocate more than the body. Bad IDs reject one span; a body
+//! jaeger-wire.md §e) built from [`crate::ingest::thrift_read`]: unknown fields are skipped and a
+//! forged length can never make it allocate more than the body. Bad IDs reject one span; a body
 //! that cannot be read (truncated, garbage, trailing bytes) is an error.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use thrift::protocol::{TBinaryInputProtocol, TInputProtocol, TType};
-use thrift::TConfiguration;
 
 use super::v1::{push_entries, V1Annotation, V1BinaryAnnotation, V1Span};
 use super::{non_zero_span_id, non_zero_trace_id, Endpoint, Entry, SpanProblem};
+use crate::ingest::thrift_read::{limits, lossy_string, read_list, read_struct, Result};
 use crate::ingest::IngestError;
 use crate::model::span::double_string;
 use crate::model::{SpanId, TraceId};
-
-type Result<T> = thrift::Result<T>;
 
 fn thrift_error(e: thrift::Error) -> IngestError {
     IngestError::ZipkinThrift {
@@ -29,13 +26,7 @@ fn thrift_error(e: thrift::Error) -> IngestError {
 
 /// Decodes a v1 Thrift body into entries (two for a span shared by client and server).
 pub fn decode(body: &[u8]) -> std::result::Result<Vec<Entry>, IngestError> {
-    let limit = body.len().max(1);
-    let config = TConfiguration::builder()
-        .max_message_size(Some(limit))
-        .max_frame_size(Some(limit))
-        .max_string_size(Some(limit))
-        .build()
-        .map_err(thrift_error)?;
+    let config = limits(body.len()).map_err(thrift_error)?;
     let mut rest = body;
     let mut out = Vec::new();
     {
@@ -63,49 +54,6 @@ pub fn decode(body: &[u8]) -> std::result::Result<Vec<Entry>, IngestError> {
         });
     }
     Ok(out)
-}
-
-/// Reads `list<struct>` with `item`; a list of any other element type is skipped.
-fn read_list<P: TInputProtocol, T>(
-    p: &mut P,
-    mut item: impl FnMut(&mut P) -> Result<T>,
-) -> Result<Vec<T>> {
-    let list = p.read_list_begin()?;
-    let mut out = Vec::new();
-    for _ in 0..list.size.max(0) {
-        if list.element_type == TType::Struct {
-            out.push(item(p)?);
-        } else {
-            p.skip(list.element_type)?;
-        }
-    }
-    p.read_list_end()?;
-    Ok(out)
-}
-
-/// Reads the fields of a struct; `field` returns false for a field it did not consume.
-fn read_struct<P: TInputProtocol>(
-    p: &mut P,
-    mut field: impl FnMut(&mut P, i16, TType) -> Result<bool>,
-) -> Result<()> {
-    p.read_struct_begin()?;
-    loop {
-        let f = p.read_field_begin()?;
-        if f.field_type == TType::Stop {
-            break;
-        }
-        if !field(p, f.id.unwrap_or(0), f.field_type)? {
-            p.skip(f.field_type)?;
-        }
-        p.read_field_end()?;
-    }
-    p.read_struct_end()
-}
-
-fn lossy_string<P: TInputProtocol>(p: &mut P) -> Result<String> {
-    let bytes = p.read_bytes()?;
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 fn read_span<P: TInputProtocol>(p: &mut P) -> Result<std::result::Result<V1Span, SpanProblem>> {
