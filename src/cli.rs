@@ -28,6 +28,9 @@ pub enum Command {
     /// Collector, query service and UI in one process, on the embedded store.
     #[command(name = "all-in-one")]
     AllInOne(Box<AllInOneArgs>),
+    /// Receives spans from Jaeger clients over UDP and forwards them to collectors over gRPC;
+    /// serves sampling strategies from the collectors.
+    Agent(Box<AgentArgs>),
     /// Benchmark a running server with the reference workload (DESIGN.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -126,9 +129,25 @@ pub struct AllInOneArgs {
     #[command(flatten)]
     pub collector: CollectorArgs,
     #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub listeners: AgentListenerArgs,
+    #[command(flatten)]
     pub query: QueryArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub listeners: AgentListenerArgs,
+    #[command(flatten)]
+    pub reporter: ReporterArgs,
+    #[command(flatten)]
+    pub admin: AgentAdminArgs,
 }
 
 fn bool_parser() -> clap::builder::BoolishValueParser {
@@ -270,6 +289,163 @@ pub struct CollectorArgs {
         value_name = "SIZE"
     )]
     pub zipkin_max_request_body_size: Option<ByteSize>,
+    /// Jaeger Thrift HTTP (POST /api/traces, GET /api/sampling); empty disables [default: :14268].
+    #[arg(
+        long = "collector.http-server.host-port",
+        env = "COLLECTOR_HTTP_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub collector_http_host_port: Option<HostPort>,
+    /// Largest Jaeger Thrift HTTP body after decompression; larger gets 413 [default: 20MiB].
+    #[arg(
+        long = "collector.http-server.max-request-body-size",
+        env = "COLLECTOR_HTTP_SERVER_MAX_REQUEST_BODY_SIZE",
+        value_name = "SIZE"
+    )]
+    pub http_server_max_request_body_size: Option<ByteSize>,
+    /// Jaeger gRPC (CollectorService, SamplingManager); empty disables [default: :14250].
+    #[arg(
+        long = "collector.grpc-server.host-port",
+        env = "COLLECTOR_GRPC_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub grpc_server_host_port: Option<HostPort>,
+    /// Largest Jaeger gRPC message [default: 4MiB].
+    #[arg(
+        long = "collector.grpc-server.max-message-size",
+        env = "COLLECTOR_GRPC_SERVER_MAX_MESSAGE_SIZE",
+        value_name = "SIZE"
+    )]
+    pub grpc_server_max_message_size: Option<ByteSize>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sampling")]
+pub struct SamplingArgs {
+    /// Jaeger sampling strategies JSON, a path or an http(s) URL [default: none].
+    #[arg(
+        long = "sampling.strategies-file",
+        env = "SAMPLING_STRATEGIES_FILE",
+        value_name = "FILE|URL"
+    )]
+    pub strategies_file: Option<String>,
+    /// Re-read the strategies file this often; 0s never [default: 0s].
+    #[arg(
+        long = "sampling.strategies-reload-interval",
+        env = "SAMPLING_STRATEGIES_RELOAD_INTERVAL",
+        value_name = "DURATION"
+    )]
+    pub strategies_reload_interval: Option<GoDuration>,
+    /// Probability of the default strategy when the file gives none [default: 0.001].
+    #[arg(
+        long = "sampling.default-sampling-probability",
+        env = "SAMPLING_DEFAULT_SAMPLING_PROBABILITY",
+        value_name = "P"
+    )]
+    pub default_sampling_probability: Option<f64>,
+}
+
+/// The agent's listeners: Jaeger clients' UDP ports and the sampling HTTP port.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Agent")]
+pub struct AgentListenerArgs {
+    /// UDP, Thrift compact emitBatch; empty disables [default: :6831].
+    #[arg(
+        long = "processor.jaeger-compact.server-host-port",
+        env = "PROCESSOR_JAEGER_COMPACT_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub compact_host_port: Option<HostPort>,
+    /// Largest compact datagram; larger ones are dropped [default: 65000].
+    #[arg(
+        long = "processor.jaeger-compact.server-max-packet-size",
+        env = "PROCESSOR_JAEGER_COMPACT_SERVER_MAX_PACKET_SIZE",
+        value_name = "BYTES"
+    )]
+    pub compact_max_packet_size: Option<usize>,
+    /// Compact datagrams queued for the workers; beyond it they are dropped [default: 1000].
+    #[arg(
+        long = "processor.jaeger-compact.server-queue-size",
+        env = "PROCESSOR_JAEGER_COMPACT_SERVER_QUEUE_SIZE",
+        value_name = "N"
+    )]
+    pub compact_queue_size: Option<usize>,
+    /// Workers decoding compact datagrams [default: 10].
+    #[arg(
+        long = "processor.jaeger-compact.workers",
+        env = "PROCESSOR_JAEGER_COMPACT_WORKERS",
+        value_name = "N"
+    )]
+    pub compact_workers: Option<usize>,
+    /// UDP, Thrift binary emitBatch; empty disables [default: :6832].
+    #[arg(
+        long = "processor.jaeger-binary.server-host-port",
+        env = "PROCESSOR_JAEGER_BINARY_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub binary_host_port: Option<HostPort>,
+    /// Largest binary datagram; larger ones are dropped [default: 65000].
+    #[arg(
+        long = "processor.jaeger-binary.server-max-packet-size",
+        env = "PROCESSOR_JAEGER_BINARY_SERVER_MAX_PACKET_SIZE",
+        value_name = "BYTES"
+    )]
+    pub binary_max_packet_size: Option<usize>,
+    /// Binary datagrams queued for the workers; beyond it they are dropped [default: 1000].
+    #[arg(
+        long = "processor.jaeger-binary.server-queue-size",
+        env = "PROCESSOR_JAEGER_BINARY_SERVER_QUEUE_SIZE",
+        value_name = "N"
+    )]
+    pub binary_queue_size: Option<usize>,
+    /// Workers decoding binary datagrams [default: 10].
+    #[arg(
+        long = "processor.jaeger-binary.workers",
+        env = "PROCESSOR_JAEGER_BINARY_WORKERS",
+        value_name = "N"
+    )]
+    pub binary_workers: Option<usize>,
+    /// Sampling strategies for clients (GET /sampling?service=); empty disables [default: :5778].
+    #[arg(
+        long = "http-server.host-port",
+        env = "HTTP_SERVER_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub http_server_host_port: Option<HostPort>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Reporter")]
+pub struct ReporterArgs {
+    /// Collectors to forward to, comma-separated host:port, round-robin (required).
+    #[arg(
+        long = "reporter.grpc.host-port",
+        env = "REPORTER_GRPC_HOST_PORT",
+        value_name = "HOST:PORT[,HOST:PORT…]"
+    )]
+    pub grpc_host_port: Option<String>,
+    /// Further attempts after a failed send, with backoff [default: 3].
+    #[arg(
+        long = "reporter.grpc.retry.max",
+        env = "REPORTER_GRPC_RETRY_MAX",
+        value_name = "N"
+    )]
+    pub retry_max: Option<u32>,
+    /// Tags added to every process: key=value,key2=${ENV_VAR:default}.
+    #[arg(long = "agent.tags", env = "AGENT_TAGS", value_name = "TAGS")]
+    pub agent_tags: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Admin")]
+pub struct AgentAdminArgs {
+    /// Admin HTTP (health, /metrics) listen address; empty disables [default: :14271].
+    #[arg(
+        long = "admin.http.host-port",
+        env = "ADMIN_HTTP_HOST_PORT",
+        value_name = "HOST:PORT"
+    )]
+    pub admin_http_host_port: Option<HostPort>,
 }
 
 #[derive(Debug, Args)]
@@ -332,18 +508,28 @@ where
     }
 }
 
+impl CommonArgs {
+    /// The role's defaults overlaid with the config file, then the common flags.
+    fn base_config(&self, defaults: Config) -> Result<Config, ConfigError> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::from_file_over(path, defaults)?,
+            None => defaults,
+        };
+        if let Some(l) = &self.log_level {
+            cfg.log_level.0 = l.clone();
+        }
+        Ok(cfg)
+    }
+}
+
 impl AllInOneArgs {
     /// Defaults, then the config file, then flags/environment; validated.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = match &self.common.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(l) = &self.common.log_level {
-            cfg.log_level.0 = l.clone();
-        }
+        let mut cfg = self.common.base_config(Config::default())?;
         self.storage.apply(&mut cfg);
         self.collector.apply(&mut cfg);
+        self.sampling.apply(&mut cfg);
+        self.listeners.apply(&mut cfg);
         self.query.apply(&mut cfg);
         set(
             &mut cfg.admin.http.host_port,
@@ -351,6 +537,59 @@ impl AllInOneArgs {
         );
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+impl AgentArgs {
+    /// The agent's defaults (admin on :14271, as Jaeger's agent), then the config file, then
+    /// flags/environment; validated. The agent needs at least one collector.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut cfg = self.common.base_config(Config::agent_defaults())?;
+        self.listeners.apply(&mut cfg);
+        let r = &mut cfg.reporter.grpc;
+        set(&mut r.host_port, &self.reporter.grpc_host_port);
+        set(&mut r.retry.max, &self.reporter.retry_max);
+        set(&mut cfg.agent.tags, &self.reporter.agent_tags);
+        set(
+            &mut cfg.admin.http.host_port,
+            &self.admin.admin_http_host_port,
+        );
+        cfg.validate()?;
+        cfg.validate_agent()?;
+        Ok(cfg)
+    }
+}
+
+impl SamplingArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let s = &mut cfg.sampling;
+        if self.strategies_file.is_some() {
+            s.strategies_file = self.strategies_file.clone();
+        }
+        set(
+            &mut s.strategies_reload_interval,
+            &self.strategies_reload_interval,
+        );
+        set(
+            &mut s.default_sampling_probability,
+            &self.default_sampling_probability,
+        );
+    }
+}
+
+impl AgentListenerArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let c = &mut cfg.processor.jaeger_compact;
+        set(&mut c.server_host_port, &self.compact_host_port);
+        set(&mut c.server_max_packet_size, &self.compact_max_packet_size);
+        set(&mut c.server_queue_size, &self.compact_queue_size);
+        set(&mut c.workers, &self.compact_workers);
+        let b = &mut cfg.processor.jaeger_binary;
+        set(&mut b.server_host_port, &self.binary_host_port);
+        set(&mut b.server_max_packet_size, &self.binary_max_packet_size);
+        set(&mut b.server_queue_size, &self.binary_queue_size);
+        set(&mut b.workers, &self.binary_workers);
+        set(&mut cfg.http_server.host_port, &self.http_server_host_port);
     }
 }
 
@@ -392,6 +631,16 @@ impl CollectorArgs {
             &mut c.zipkin.max_request_body_size,
             &self.zipkin_max_request_body_size,
         );
+        set(&mut c.http_server.host_port, &self.collector_http_host_port);
+        set(
+            &mut c.http_server.max_request_body_size,
+            &self.http_server_max_request_body_size,
+        );
+        set(&mut c.grpc_server.host_port, &self.grpc_server_host_port);
+        set(
+            &mut c.grpc_server.max_message_size,
+            &self.grpc_server_max_message_size,
+        );
     }
 }
 
@@ -426,6 +675,14 @@ mod tests {
             Command::AllInOne(a) => *a,
             other => panic!("not all-in-one: {other:?}"),
         }
+    }
+
+    /// clap's own consistency checks (unique argument ids, …) for every subcommand; they
+    /// otherwise fire only when a role is started.
+    #[test]
+    fn command_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -479,37 +736,73 @@ mod tests {
         assert!(err.contains("rocksdb.span-store-ttl"), "{err}");
     }
 
+    /// The server roles and the defaults each starts from.
+    fn roles() -> [(&'static str, Config); 2] {
+        [
+            ("all-in-one", Config::default()),
+            ("agent", Config::agent_defaults()),
+        ]
+    }
+
     #[test]
     fn every_flag_has_its_environment_variable() {
         use clap::CommandFactory;
         let cmd = Cli::command();
-        let aio = cmd.find_subcommand("all-in-one").unwrap();
-        for arg in aio.get_arguments() {
-            let Some(long) = arg.get_long() else { continue };
-            if long == "help" || long == "version" {
-                continue;
+        for (role, _) in roles() {
+            let sub = cmd.find_subcommand(role).unwrap();
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" || long == "version" {
+                    continue;
+                }
+                let want = long.to_uppercase().replace(['.', '-'], "_");
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                assert_eq!(env.as_deref(), Some(want.as_str()), "{role} --{long}");
             }
-            let want = long.to_uppercase().replace(['.', '-'], "_");
-            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
-            assert_eq!(env.as_deref(), Some(want.as_str()), "--{long}");
         }
     }
 
-    /// The `[default: …]` shown in `--help` must be the real default of `Config::default()`.
+    /// The `[default: …]` shown in `--help` must be the real default of the role's config.
     #[test]
     fn help_defaults_match_the_config_defaults() {
-        use crate::config::{ByteSize, Config, GoDuration};
         use clap::CommandFactory;
-        let defaults = toml::Value::try_from(Config::default()).unwrap();
-        let lookup = |path: &str| -> Option<toml::Value> {
-            let mut v = &defaults;
-            // Flag names are dotted TOML paths (`query.http-server.host-port`).
-            for part in path.split('.') {
-                v = v.get(part)?;
+        let cmd = Cli::command();
+        let mut checked = 0;
+        for (role, defaults) in roles() {
+            let defaults = toml::Value::try_from(defaults).unwrap();
+            for arg in cmd.find_subcommand(role).unwrap().get_arguments() {
+                let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else {
+                    continue;
+                };
+                let help = help.to_string();
+                let Some(shown) = help
+                    .split("[default: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(']').next())
+                else {
+                    continue;
+                };
+                // Flag names are dotted TOML paths (`query.http-server.host-port`).
+                let real = long.split('.').try_fold(&defaults, |v, part| v.get(part));
+                match real {
+                    Some(real) => assert!(
+                        same_default(shown, real),
+                        "{role} --{long}: help says {shown}, default is {real}"
+                    ),
+                    None => assert_eq!(
+                        shown, "none",
+                        "{role} --{long}: help says {shown}, default is unset"
+                    ),
+                }
+                checked += 1;
             }
-            Some(v.clone())
-        };
-        let same = |shown: &str, real: &toml::Value| match real {
+        }
+        assert!(checked >= 40, "only {checked} defaults checked");
+    }
+
+    fn same_default(shown: &str, real: &toml::Value) -> bool {
+        use crate::config::{ByteSize, GoDuration};
+        match real {
             toml::Value::String(s) => {
                 s == shown
                     || (shown.parse::<GoDuration>().ok().is_some()
@@ -519,34 +812,31 @@ mod tests {
                     || (s.is_empty() && shown == "none")
             }
             other => other.to_string() == shown,
-        };
-        let cmd = Cli::command();
-        let aio = cmd.find_subcommand("all-in-one").unwrap();
-        let mut checked = 0;
-        for arg in aio.get_arguments() {
-            let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else {
-                continue;
-            };
-            let help = help.to_string();
-            let Some(shown) = help
-                .split("[default: ")
-                .nth(1)
-                .and_then(|rest| rest.split(']').next())
-            else {
-                continue;
-            };
-            match lookup(long) {
-                Some(real) => assert!(
-                    same(shown, &real),
-                    "--{long}: help says {shown}, default is {real}"
-                ),
-                None => assert_eq!(
-                    shown, "none",
-                    "--{long}: help says {shown}, default is unset"
-                ),
-            }
-            checked += 1;
         }
-        assert!(checked >= 20, "only {checked} defaults checked");
+    }
+
+    #[test]
+    fn agent_flags_parse_and_need_a_collector() {
+        let parse_agent = |args: &[&str]| {
+            let mut full = vec!["tracehound", "agent"];
+            full.extend_from_slice(args);
+            match Cli::try_parse_from(full).expect("arguments parse").command {
+                Command::Agent(a) => a.load_config(),
+                other => panic!("not agent: {other:?}"),
+            }
+        };
+        let err = parse_agent(&[]).unwrap_err().to_string();
+        assert!(err.contains("reporter.grpc.host-port"), "{err}");
+        let cfg = parse_agent(&[
+            "--reporter.grpc.host-port=c1:14250, c2:14250",
+            "--agent.tags=zone=eu",
+            "--processor.jaeger-binary.server-host-port=",
+        ])
+        .unwrap();
+        assert_eq!(cfg.reporter_endpoints(), ["c1:14250", "c2:14250"]);
+        assert_eq!(cfg.agent.tags, "zone=eu");
+        assert!(cfg.processor.jaeger_binary.server_host_port.is_disabled());
+        assert_eq!(cfg.admin.http.host_port, HostPort::port(14271));
+        assert!(parse_agent(&["--reporter.grpc.host-port=nohost"]).is_err());
     }
 }

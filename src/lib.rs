@@ -17,6 +17,7 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod proto;
+pub mod reporter;
 pub mod sampling;
 pub mod storage;
 pub mod telemetry;

@@ -16,6 +16,11 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config.log_level.0);
             tracehound::app::run(config)
         }
+        Command::Agent(args) => {
+            let config = args.load_config()?;
+            init_logging(&config.log_level.0);
+            tracehound::app::run_agent(config)
+        }
         Command::Bench(cmd) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

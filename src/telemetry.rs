@@ -21,6 +21,28 @@ pub enum Protocol {
     zipkin_v1_thrift,
     zipkin_v2_json,
     zipkin_v2_proto,
+    /// `POST /api/traces`, Thrift binary (or compact) `Batch`.
+    jaeger_thrift_http,
+    /// `jaeger.api_v2.CollectorService/PostSpans`.
+    jaeger_grpc,
+    /// UDP `Agent.emitBatch`, Thrift compact (6831).
+    jaeger_udp_compact,
+    /// UDP `Agent.emitBatch`, Thrift binary (6832).
+    jaeger_udp_binary,
+}
+
+/// Why a UDP datagram was dropped (UDP has no way to refuse).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum DropReason {
+    /// The server's packet queue was full.
+    queue_full,
+    /// Larger than the configured max packet size.
+    too_large,
+    /// Not a decodable `Agent.emitBatch` message.
+    invalid,
+    /// Decoded, but could not be stored or forwarded (after retries).
+    not_delivered,
 }
 
 /// Why spans were refused.
@@ -47,6 +69,12 @@ pub struct RefusedLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DroppedLabels {
+    pub protocol: Protocol,
+    pub reason: DropReason,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub endpoint: &'static str,
 }
@@ -57,6 +85,10 @@ pub struct Metrics {
     pub spans_stored: Family<ProtocolLabels, Counter>,
     pub spans_refused: Family<RefusedLabels, Counter>,
     pub bytes_received: Family<ProtocolLabels, Counter>,
+    pub packets_received: Family<ProtocolLabels, Counter>,
+    pub packets_dropped: Family<DroppedLabels, Counter>,
+    pub spans_forwarded: Counter,
+    pub forward_failures: Counter,
     pub write_batch_seconds: Histogram,
     pub ingest_queue_spans: Gauge,
     pub query_seconds: Family<EndpointLabels, Histogram>,
@@ -84,6 +116,10 @@ impl Metrics {
         let spans_stored = Family::<ProtocolLabels, Counter>::default();
         let spans_refused = Family::<RefusedLabels, Counter>::default();
         let bytes_received = Family::<ProtocolLabels, Counter>::default();
+        let packets_received = Family::<ProtocolLabels, Counter>::default();
+        let packets_dropped = Family::<DroppedLabels, Counter>::default();
+        let spans_forwarded = Counter::default();
+        let forward_failures = Counter::default();
         let write_batch_seconds = Histogram::new(latency_buckets());
         let ingest_queue_spans = Gauge::default();
         let query_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
@@ -112,6 +148,27 @@ impl Metrics {
             "ingest_received_bytes",
             "Request body bytes received, per protocol",
             bytes_received.clone(),
+        );
+        registry.register(
+            "udp_packets_received",
+            "UDP datagrams received, per protocol",
+            packets_received.clone(),
+        );
+        registry.register(
+            "udp_packets_dropped",
+            "UDP datagrams dropped, per protocol and reason (queue_full, too_large, invalid, \
+             not_delivered)",
+            packets_dropped.clone(),
+        );
+        registry.register(
+            "agent_spans_forwarded",
+            "Spans the agent delivered to a collector",
+            spans_forwarded.clone(),
+        );
+        registry.register(
+            "agent_forward_failures",
+            "Failed attempts to send a batch to a collector (each is retried or dropped)",
+            forward_failures.clone(),
         );
         registry.register(
             "writer_batch_seconds",
@@ -154,6 +211,10 @@ impl Metrics {
             spans_stored,
             spans_refused,
             bytes_received,
+            packets_received,
+            packets_dropped,
+            spans_forwarded,
+            forward_failures,
             write_batch_seconds,
             ingest_queue_spans,
             query_seconds,
@@ -176,6 +237,12 @@ impl Metrics {
         self.spans_refused
             .get_or_create(&RefusedLabels { protocol, reason })
             .inc_by(spans);
+    }
+
+    pub fn dropped(&self, protocol: Protocol, reason: DropReason) {
+        self.packets_dropped
+            .get_or_create(&DroppedLabels { protocol, reason })
+            .inc();
     }
 
     pub fn update_store_stats(&self, s: &crate::storage::StoreStats) {

@@ -53,6 +53,11 @@ fn flags_beat_environment_which_beats_the_config_file() {
              [collector.otlp.grpc]\nhost-port = \"127.0.0.1:0\"\n\
              [collector.otlp.http]\nhost-port = \"\"\n\
              [collector.zipkin]\nhost-port = \"\"\n\
+             [collector.http-server]\nhost-port = \"\"\n\
+             [collector.grpc-server]\nhost-port = \"\"\n\
+             [processor.jaeger-compact]\nserver-host-port = \"\"\n\
+             [processor.jaeger-binary]\nserver-host-port = \"\"\n\
+             [http-server]\nhost-port = \"\"\n\
              [query.http-server]\nhost-port = \"127.0.0.1:0\"\n\
              [admin.http]\nhost-port = \"\"\n",
             file_db.display()

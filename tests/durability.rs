@@ -45,6 +45,11 @@ fn start_binary(data: &std::path::Path) -> (Child, String, String) {
             "--query.http-server.host-port=127.0.0.1:0",
             "--admin.http.host-port=",
             "--collector.zipkin.host-port=",
+            "--collector.http-server.host-port=",
+            "--collector.grpc-server.host-port=",
+            "--processor.jaeger-compact.server-host-port=",
+            "--processor.jaeger-binary.server-host-port=",
+            "--http-server.host-port=",
             "--log-level=warn",
         ])
         .stdout(Stdio::piped())

@@ -6,6 +6,7 @@ mod common;
 
 use std::io::Write;
 
+use common::ui::{service_of, span_named, tag, trace};
 use common::{eventually, now_ns, TestServer};
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer, TracerProvider as _};
 use opentelemetry::KeyValue;
@@ -30,40 +31,6 @@ async fn post(server: &TestServer, path: &str, ct: &str, body: Vec<u8>) -> (u16,
         .expect("zipkin request");
     let status = resp.status().as_u16();
     (status, resp.text().await.expect("body"))
-}
-
-/// Waits for the trace and returns its JSON (`data[0]`).
-async fn trace(server: &TestServer, id: &str) -> Json {
-    let url = format!("/api/traces/{id}");
-    eventually(10, || async {
-        let (st, body) = server.get_json(&url).await;
-        (st == 200).then(|| body["data"][0].clone())
-    })
-    .await
-    .unwrap_or_else(|| panic!("trace {id} not found"))
-}
-
-fn tag<'a>(span: &'a Json, key: &str) -> Option<&'a Json> {
-    span["tags"]
-        .as_array()?
-        .iter()
-        .find(|t| t["key"] == key)
-        .map(|t| &t["value"])
-}
-
-fn span_named<'a>(trace: &'a Json, name: &str) -> &'a Json {
-    trace["spans"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["operationName"] == name))
-        .unwrap_or_else(|| panic!("no span {name} in {trace}"))
-}
-
-fn service_of(trace: &Json, span: &Json) -> String {
-    let pid = span["processID"].as_str().expect("processID");
-    trace["processes"][pid]["serviceName"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn is_error(span: &Json) -> bool {

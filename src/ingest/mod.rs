@@ -42,6 +42,18 @@ impl Decoded {
         }
     }
 
+    /// For protocols without partial success: the error text naming the rejected spans of a
+    /// request that had `total` spans, or None when nothing was rejected.
+    pub fn rejection_report(&self, total: u64) -> Option<String> {
+        (self.rejected_spans > 0).then(|| {
+            format!(
+                "rejected {} of {total} spans (the others were stored): {}",
+                self.rejected_spans,
+                self.rejection_summary()
+            )
+        })
+    }
+
     /// The kept messages joined with `; `, plus how many rejections were not listed.
     pub fn rejection_summary(&self) -> String {
         let mut summary = self.errors.join("; ");

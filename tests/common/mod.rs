@@ -13,6 +13,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use tracehound::app::RunningApp;
 use tracehound::config::{Config, GoDuration, HostPort, StorageType};
 
+pub mod jaeger_thrift;
+pub mod ui;
+
 pub const LOOPBACK: &str = "127.0.0.1:0";
 
 /// A config with every listener on an ephemeral loopback port and data under `dir`.
@@ -26,6 +29,11 @@ pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     c.collector.otlp.grpc.host_port = HostPort(LOOPBACK.into());
     c.collector.otlp.http.host_port = HostPort(LOOPBACK.into());
     c.collector.zipkin.host_port = HostPort(LOOPBACK.into());
+    c.collector.http_server.host_port = HostPort(LOOPBACK.into());
+    c.collector.grpc_server.host_port = HostPort(LOOPBACK.into());
+    c.processor.jaeger_compact.server_host_port = HostPort(LOOPBACK.into());
+    c.processor.jaeger_binary.server_host_port = HostPort(LOOPBACK.into());
+    c.http_server.host_port = HostPort(LOOPBACK.into());
     c.query.http_server.host_port = HostPort(LOOPBACK.into());
     c.admin.http.host_port = HostPort(LOOPBACK.into());
     c
@@ -70,7 +78,7 @@ impl TestServer {
         Self::start_in(dir, config)
     }
 
-    fn addrs(&self) -> &tracehound::app::BoundAddrs {
+    pub fn addrs(&self) -> &tracehound::app::BoundAddrs {
         &self.app.as_ref().expect("running").addrs
     }
 
@@ -88,6 +96,23 @@ impl TestServer {
     pub fn zipkin_url(&self, path: &str) -> String {
         let a = self.addrs().zipkin_http.expect("zipkin http listener");
         format!("http://{a}{path}")
+    }
+
+    /// The Jaeger collector HTTP port (`/api/traces`, `/api/sampling`).
+    pub fn jaeger_http_url(&self, path_and_query: &str) -> String {
+        let a = self.addrs().jaeger_http.expect("jaeger http listener");
+        format!("http://{a}{path_and_query}")
+    }
+
+    /// The Jaeger collector gRPC port (CollectorService, SamplingManager).
+    pub fn jaeger_grpc_addr(&self) -> SocketAddr {
+        self.addrs().jaeger_grpc.expect("jaeger grpc listener")
+    }
+
+    /// The agent-style sampling HTTP port (`/sampling`).
+    pub fn sampling_url(&self, path_and_query: &str) -> String {
+        let a = self.addrs().sampling_http.expect("sampling http listener");
+        format!("http://{a}{path_and_query}")
     }
 
     pub fn admin_url(&self, path: &str) -> String {

@@ -1,3 +1,4 @@
 //! gRPC front ends (tonic).
+pub mod jaeger;
 pub mod otlp;
 pub mod sampling;

@@ -1,6 +1,7 @@
 //! HTTP front ends.
 pub mod admin;
 pub mod body;
+pub mod jaeger;
 pub mod jaeger_json;
 pub mod otlp;
 pub mod params;

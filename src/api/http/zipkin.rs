@@ -98,16 +98,10 @@ async fn handle(
     let body = read_body(req, payload, state.max_body_bytes).await?;
     state.ingest.record_bytes(protocol, body.len());
     let decoded = decode(encoding, &body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let total = decoded.batch.len() as u64 + decoded.rejected_spans;
-    let decoded = state.ingest.submit_decoded(decoded, protocol).await?;
-    if decoded.rejected_spans > 0 {
-        return Err(ApiError::BadRequest(format!(
-            "rejected {} of {total} spans (the others were stored): {}",
-            decoded.rejected_spans,
-            decoded.rejection_summary()
-        )));
-    }
-    Ok(())
+    state
+        .ingest
+        .submit_or_report_rejects(decoded, protocol)
+        .await
 }
 
 #[cfg(test)]

@@ -5,15 +5,15 @@
 //! `config.toml` is the commented template; a test keeps it equal to these defaults.
 //! Precedence (applied by `cli.rs`): flags > environment > file > defaults.
 
-use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::duration::{format_go_duration, parse_go_duration};
+mod values;
+
+pub use values::{ByteSize, GoDuration, HostPort};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -30,12 +30,12 @@ pub enum ConfigError {
         source: toml::de::Error,
     },
     #[error("invalid value for {key}: {msg}")]
-    Invalid { key: &'static str, msg: String },
+    Invalid { key: String, msg: String },
 }
 
-fn invalid(key: &'static str, msg: impl Into<String>) -> ConfigError {
+fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        key,
+        key: key.into(),
         msg: msg.into(),
     }
 }
@@ -48,6 +48,12 @@ pub struct Config {
     pub rocksdb: RocksdbConfig,
     pub memory: MemoryConfig,
     pub collector: CollectorConfig,
+    pub processor: ProcessorConfig,
+    /// The agent's HTTP server: sampling strategies for clients (`GET /sampling?service=`).
+    pub http_server: AgentHttpConfig,
+    pub sampling: SamplingConfig,
+    pub reporter: ReporterConfig,
+    pub agent: AgentConfig,
     pub query: QueryConfig,
     pub admin: AdminConfig,
 }
@@ -154,6 +160,10 @@ pub struct CollectorConfig {
     pub num_workers: usize,
     pub otlp: OtlpConfig,
     pub zipkin: ZipkinConfig,
+    /// Jaeger Thrift over HTTP (`POST /api/traces`) and `GET /api/sampling`.
+    pub http_server: CollectorHttpConfig,
+    /// `jaeger.api_v2.CollectorService` and `SamplingManager`.
+    pub grpc_server: GrpcServerConfig,
 }
 
 impl Default for CollectorConfig {
@@ -163,8 +173,194 @@ impl Default for CollectorConfig {
             num_workers: 4,
             otlp: OtlpConfig::default(),
             zipkin: ZipkinConfig::default(),
+            http_server: CollectorHttpConfig::default(),
+            grpc_server: GrpcServerConfig::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CollectorHttpConfig {
+    pub host_port: HostPort,
+    /// Larger request bodies (after decompression) are refused with 413.
+    pub max_request_body_size: ByteSize,
+}
+
+impl Default for CollectorHttpConfig {
+    fn default() -> Self {
+        CollectorHttpConfig {
+            host_port: HostPort::port(14268),
+            max_request_body_size: ByteSize(20 << 20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GrpcServerConfig {
+    pub host_port: HostPort,
+    pub max_message_size: ByteSize,
+}
+
+impl Default for GrpcServerConfig {
+    fn default() -> Self {
+        GrpcServerConfig {
+            host_port: HostPort::port(14250),
+            max_message_size: ByteSize(4 << 20),
+        }
+    }
+}
+
+/// The agent's UDP servers (`Agent.emitBatch`), as Jaeger names them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProcessorConfig {
+    /// Thrift compact protocol (what most Jaeger clients send).
+    pub jaeger_compact: UdpServerConfig,
+    /// Thrift binary protocol (e.g. the Node.js client).
+    pub jaeger_binary: UdpServerConfig,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            jaeger_compact: UdpServerConfig::on_port(6831),
+            jaeger_binary: UdpServerConfig::on_port(6832),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UdpServerConfig {
+    /// host:port or :port; empty disables the listener.
+    pub server_host_port: HostPort,
+    /// Larger datagrams are dropped (counted).
+    pub server_max_packet_size: usize,
+    /// Datagrams waiting for a worker; when full, new ones are dropped (counted).
+    pub server_queue_size: usize,
+    /// Tasks decoding and forwarding datagrams.
+    pub workers: usize,
+}
+
+impl UdpServerConfig {
+    fn on_port(port: u16) -> Self {
+        UdpServerConfig {
+            server_host_port: HostPort::port(port),
+            server_max_packet_size: 65_000,
+            server_queue_size: 1000,
+            workers: 10,
+        }
+    }
+}
+
+impl UdpServerConfig {
+    fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
+        if !(1..=65_535).contains(&self.server_max_packet_size) {
+            return Err(invalid(
+                format!("{prefix}.server-max-packet-size"),
+                "must be between 1 and 65535",
+            ));
+        }
+        if self.server_queue_size == 0 {
+            return Err(invalid(
+                format!("{prefix}.server-queue-size"),
+                "must be at least 1",
+            ));
+        }
+        if self.workers == 0 {
+            return Err(invalid(format!("{prefix}.workers"), "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for UdpServerConfig {
+    fn default() -> Self {
+        Self::on_port(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AgentHttpConfig {
+    pub host_port: HostPort,
+}
+
+impl Default for AgentHttpConfig {
+    fn default() -> Self {
+        AgentHttpConfig {
+            host_port: HostPort::port(5778),
+        }
+    }
+}
+
+/// Remote sampling strategies (collector).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SamplingConfig {
+    /// Jaeger strategies JSON: a path or an http(s) URL; unset serves the default probability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategies_file: Option<String>,
+    /// How often the file is re-read; 0s never.
+    pub strategies_reload_interval: GoDuration,
+    /// Probability of the default strategy when the file sets none.
+    pub default_sampling_probability: f64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            strategies_file: None,
+            strategies_reload_interval: GoDuration(0),
+            default_sampling_probability: 0.001,
+        }
+    }
+}
+
+/// Where the agent forwards spans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReporterConfig {
+    pub grpc: ReporterGrpcConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReporterGrpcConfig {
+    /// Comma-separated collector host:port list, used round-robin.
+    pub host_port: String,
+    pub retry: RetryConfig,
+}
+
+impl Default for ReporterGrpcConfig {
+    fn default() -> Self {
+        ReporterGrpcConfig {
+            host_port: String::new(),
+            retry: RetryConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetryConfig {
+    /// Further attempts after a failed send (with exponential backoff).
+    pub max: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { max: 3 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AgentConfig {
+    /// `key=value,key2=${ENV_VAR:default}` tags added to every process the agent forwards.
+    pub tags: String,
 }
 
 /// The Zipkin HTTP collector API (`/api/v1/spans`, `/api/v2/spans`).
@@ -303,12 +499,27 @@ impl Default for AdminConfig {
 impl Config {
     /// Reads a TOML file; keys it omits keep their defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        Self::from_file_over(path, Config::default())
+    }
+
+    /// Reads a TOML file over `base` (a role's defaults): keys the file omits keep `base`'s value.
+    pub fn from_file_over(path: &Path, base: Config) -> Result<Config, ConfigError> {
+        let shown = || path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
+            path: shown(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
+        let file: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: shown(),
+            source,
+        })?;
+        let mut merged = toml::Table::try_from(base).map_err(|e| ConfigError::Invalid {
+            key: "config".into(),
+            msg: e.to_string(),
+        })?;
+        merge_tables(&mut merged, file);
+        merged.try_into().map_err(|source| ConfigError::Parse {
+            path: shown(),
             source,
         })
     }
@@ -363,11 +574,90 @@ impl Config {
                 "query.http-server.host-port",
                 &self.query.http_server.host_port,
             ),
+            (
+                "collector.http-server.host-port",
+                &self.collector.http_server.host_port,
+            ),
+            (
+                "collector.grpc-server.host-port",
+                &self.collector.grpc_server.host_port,
+            ),
+            (
+                "processor.jaeger-compact.server-host-port",
+                &self.processor.jaeger_compact.server_host_port,
+            ),
+            (
+                "processor.jaeger-binary.server-host-port",
+                &self.processor.jaeger_binary.server_host_port,
+            ),
+            ("http-server.host-port", &self.http_server.host_port),
             ("admin.http.host-port", &self.admin.http.host_port),
         ] {
             hp.resolve().map_err(|msg| invalid(key, msg))?;
         }
+        for (prefix, udp) in [
+            ("processor.jaeger-compact", &self.processor.jaeger_compact),
+            ("processor.jaeger-binary", &self.processor.jaeger_binary),
+        ] {
+            udp.validate(prefix)?;
+        }
+        let p = self.sampling.default_sampling_probability;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(invalid(
+                "sampling.default-sampling-probability",
+                format!("{p} is not between 0 and 1"),
+            ));
+        }
+        if self.sampling.strategies_reload_interval.0 < 0 {
+            return Err(invalid(
+                "sampling.strategies-reload-interval",
+                "must not be negative",
+            ));
+        }
         Ok(())
+    }
+
+    /// The agent role's defaults: Jaeger's agent serves its admin port on :14271.
+    pub fn agent_defaults() -> Config {
+        let mut cfg = Config::default();
+        cfg.admin.http.host_port = HostPort::port(14271);
+        cfg
+    }
+
+    /// What only the agent role needs: at least one well-formed collector address, and tags
+    /// that parse.
+    pub fn validate_agent(&self) -> Result<(), ConfigError> {
+        let endpoints = self.reporter_endpoints();
+        if endpoints.is_empty() {
+            return Err(invalid(
+                "reporter.grpc.host-port",
+                "the agent needs at least one collector host:port",
+            ));
+        }
+        for e in &endpoints {
+            if e.rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err(invalid(
+                    "reporter.grpc.host-port",
+                    format!("{e:?} is not a host:port address"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The collectors of `reporter.grpc.host-port`, in order.
+    pub fn reporter_endpoints(&self) -> Vec<String> {
+        self.reporter
+            .grpc
+            .host_port
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
     }
 
     /// The base path without a trailing slash ("" for the root).
@@ -376,151 +666,15 @@ impl Config {
     }
 }
 
-/// A Go-syntax duration (`72h`, `1.5s`), stored in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GoDuration(pub i64);
-
-impl GoDuration {
-    pub const fn from_secs(s: i64) -> Self {
-        GoDuration(s * 1_000_000_000)
-    }
-
-    pub fn as_std(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.0.max(0) as u64)
-    }
-}
-
-impl FromStr for GoDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_go_duration(s)
-            .map(GoDuration)
-            .map_err(|e| e.to_string())
-    }
-}
-
-impl fmt::Display for GoDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_go_duration(self.0))
-    }
-}
-
-impl Serialize for GoDuration {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for GoDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// A size in bytes: `1048576`, `512KiB`, `256MiB`, `10GiB`, `1GB`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("invalid size {s:?}: expected e.g. 1048576, 512MiB or 10GiB"))?;
-        let mult: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" | "kB" => 1_000,
-            "KiB" => 1 << 10,
-            "MB" => 1_000_000,
-            "MiB" => 1 << 20,
-            "GB" => 1_000_000_000,
-            "GiB" => 1 << 30,
-            "TB" => 1_000_000_000_000,
-            "TiB" => 1 << 40,
-            other => return Err(format!("invalid size unit {other:?} in {s:?}")),
-        };
-        n.checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| format!("size {s:?} is too large"))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= m && self.0 % m == 0 {
-                return write!(f, "{}{unit}", self.0 / m);
+/// Overlays `over` onto `base`, table by table.
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, value) => {
+                base.insert(key, value);
             }
         }
-        write!(f, "{}", self.0)
-    }
-}
-
-impl Serialize for ByteSize {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// A listen address as Jaeger writes it: `host:port`, `:port` (all interfaces), or empty
-/// (listener disabled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HostPort(pub String);
-
-impl HostPort {
-    pub fn port(p: u16) -> Self {
-        HostPort(format!(":{p}"))
-    }
-
-    pub fn is_disabled(&self) -> bool {
-        self.0.trim().is_empty()
-    }
-
-    /// The socket address to bind, or None when disabled.
-    pub fn resolve(&self) -> Result<Option<SocketAddr>, String> {
-        let s = self.0.trim();
-        if s.is_empty() {
-            return Ok(None);
-        }
-        let full = if s.starts_with(':') {
-            format!("0.0.0.0{s}")
-        } else {
-            s.to_string()
-        };
-        full.to_socket_addrs()
-            .map_err(|e| format!("{s:?} is not a host:port or :port address ({e})"))?
-            .next()
-            .map(Some)
-            .ok_or_else(|| format!("{s:?} resolves to no address"))
-    }
-}
-
-impl FromStr for HostPort {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let hp = HostPort(s.to_string());
-        hp.resolve()?;
-        Ok(hp)
     }
 }
 

@@ -7,7 +7,7 @@
 //! servers stop, and only when every actor thread has released the store is it closed — RocksDB
 //! must be dropped after its users, never at process exit.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{TcpListener, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,36 +21,32 @@ use crate::actors::ingest::IngestActor;
 use crate::actors::query::QueryActor;
 use crate::actors::retention::RetentionActor;
 use crate::actors::writer::WriterActor;
+use crate::api::grpc::jaeger::JaegerGrpc;
 use crate::api::grpc::otlp::OtlpGrpc;
+use crate::api::grpc::sampling::SamplingGrpc;
 use crate::api::http::admin::{AdminState, Health, HealthState};
+use crate::api::http::jaeger::JaegerHttpState;
 use crate::api::http::otlp::OtlpHttpState;
 use crate::api::http::query::QueryState;
+use crate::api::http::sampling::SamplingHttpState;
 use crate::api::http::ui::UiState;
 use crate::api::http::zipkin::ZipkinHttpState;
 use crate::api::ingest::IngestEdge;
-use crate::config::{Config, HostPort, StorageType};
+use crate::api::udp::{BatchSink, UdpServer};
+use crate::config::{Config, StorageType};
+use crate::ingest::jaeger::thrift::ThriftProtocol;
+use crate::sampling::{SamplingOptions, SamplingProvider, StrategySource};
 use crate::storage::memory::MemoryStore;
 use crate::storage::rocks::{RocksOptions, RocksStore};
 use crate::storage::{CatalogEntry, TraceStore};
 use crate::telemetry::Metrics;
 
-/// Where each listener ended up (after binding `:0` ports).
-#[derive(Debug, Clone, Default)]
-pub struct BoundAddrs {
-    pub otlp_grpc: Option<SocketAddr>,
-    pub otlp_http: Option<SocketAddr>,
-    pub zipkin_http: Option<SocketAddr>,
-    pub query_http: Option<SocketAddr>,
-    pub admin_http: Option<SocketAddr>,
-}
+mod agent;
+mod listen;
 
-struct Listeners {
-    otlp_grpc: Option<TcpListener>,
-    otlp_http: Option<TcpListener>,
-    zipkin_http: Option<TcpListener>,
-    query_http: Option<TcpListener>,
-    admin_http: Option<TcpListener>,
-}
+pub use agent::run_agent;
+pub use listen::BoundAddrs;
+use listen::Listeners;
 
 /// Everything opened before the System starts.
 struct Prepared {
@@ -60,23 +56,6 @@ struct Prepared {
     ui: UiState,
     listeners: Listeners,
     addrs: BoundAddrs,
-}
-
-fn bind(name: &str, hp: &HostPort) -> anyhow::Result<Option<TcpListener>> {
-    let Some(addr) = hp.resolve().map_err(anyhow::Error::msg)? else {
-        return Ok(None);
-    };
-    let l = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({name})"))?;
-    // Accepted sockets inherit TCP_NODELAY on Linux. Without it, a response written in two
-    // segments on a keep-alive connection waits for the client's delayed ACK (~40 ms).
-    socket2::SockRef::from(&l)
-        .set_tcp_nodelay(true)
-        .with_context(|| format!("cannot set TCP_NODELAY on {addr} ({name})"))?;
-    Ok(Some(l))
-}
-
-fn local(l: &Option<TcpListener>) -> Option<SocketAddr> {
-    l.as_ref().and_then(|l| l.local_addr().ok())
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Arc<dyn TraceStore>> {
@@ -105,29 +84,8 @@ fn prepare(config: Config) -> anyhow::Result<Prepared> {
         config.query.ui_config.as_deref(),
         config.base_prefix(),
     )?;
-    let otlp = &config.collector.otlp;
-    let listeners = Listeners {
-        otlp_grpc: if otlp.enabled {
-            bind("OTLP gRPC", &otlp.grpc.host_port)?
-        } else {
-            None
-        },
-        otlp_http: if otlp.enabled {
-            bind("OTLP HTTP", &otlp.http.host_port)?
-        } else {
-            None
-        },
-        zipkin_http: bind("Zipkin HTTP", &config.collector.zipkin.host_port)?,
-        query_http: bind("query HTTP", &config.query.http_server.host_port)?,
-        admin_http: bind("admin HTTP", &config.admin.http.host_port)?,
-    };
-    let addrs = BoundAddrs {
-        otlp_grpc: local(&listeners.otlp_grpc),
-        otlp_http: local(&listeners.otlp_http),
-        zipkin_http: local(&listeners.zipkin_http),
-        query_http: local(&listeners.query_http),
-        admin_http: local(&listeners.admin_http),
-    };
+    let listeners = Listeners::all_in_one(&config)?;
+    let addrs = listeners.addrs();
     Ok(Prepared {
         config,
         store,
@@ -174,25 +132,8 @@ impl StopSignal {
 /// Runs in the foreground until SIGINT/SIGTERM (the `tracehound all-in-one` entry point).
 pub fn run(config: Config) -> anyhow::Result<()> {
     let prepared = prepare(config)?;
-    print_addrs(&prepared.addrs);
+    prepared.addrs.print();
     serve(prepared, StopSignal::Os, None)
-}
-
-fn print_addrs(a: &BoundAddrs) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    for (name, addr) in [
-        ("otlp-grpc", a.otlp_grpc),
-        ("otlp-http", a.otlp_http),
-        ("zipkin-http", a.zipkin_http),
-        ("query-http", a.query_http),
-        ("admin-http", a.admin_http),
-    ] {
-        if let Some(addr) = addr {
-            let _ = writeln!(out, "tracehound: {name} listening on {addr}");
-        }
-    }
-    let _ = out.flush();
 }
 
 /// An app running on a background thread (tests, embedding).
@@ -207,11 +148,29 @@ impl RunningApp {
     pub fn spawn(config: Config) -> anyhow::Result<RunningApp> {
         let prepared = prepare(config)?;
         let addrs = prepared.addrs.clone();
+        Self::spawn_serving(addrs, move |stop, ready| serve(prepared, stop, Some(ready)))
+    }
+
+    /// Starts the agent role and returns once every listener serves.
+    pub fn spawn_agent(config: Config) -> anyhow::Result<RunningApp> {
+        let prepared = agent::prepare(config)?;
+        let addrs = prepared.addrs.clone();
+        Self::spawn_serving(addrs, move |stop, ready| {
+            agent::serve(prepared, stop, Some(ready))
+        })
+    }
+
+    fn spawn_serving(
+        addrs: BoundAddrs,
+        serve: impl FnOnce(StopSignal, std::sync::mpsc::Sender<()>) -> anyhow::Result<()>
+            + Send
+            + 'static,
+    ) -> anyhow::Result<RunningApp> {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("tracehound-app".into())
-            .spawn(move || serve(prepared, StopSignal::Channel(stop_rx), Some(ready_tx)))?;
+            .spawn(move || serve(StopSignal::Channel(stop_rx), ready_tx))?;
         match ready_rx.recv() {
             Ok(()) => Ok(RunningApp {
                 addrs,
@@ -311,6 +270,8 @@ async fn serve_in_system(
         listeners,
         addrs: _,
     } = p;
+    // First, so that a bad strategies file stops the start before anything runs.
+    let sampling = load_sampling(&config).await?;
     let metrics = Arc::new(Metrics::new());
     let health = HealthState::default();
 
@@ -352,25 +313,27 @@ async fn serve_in_system(
         ingest: ingest.recipient(),
         metrics: metrics.clone(),
     };
-    let grpc = match listeners.otlp_grpc {
+    let sampling_source: Arc<dyn StrategySource> = Arc::new(sampling.clone());
+    let _sampling_reload = sampling.spawn_reload();
+    let c = &config.collector;
+    let otlp_grpc = match listeners.otlp_grpc {
         Some(l) => {
-            l.set_nonblocking(true)?;
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(
-                tokio::net::TcpListener::from_std(l)?,
-            );
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let svc = OtlpGrpc::server(
-                edge.clone(),
-                config.collector.otlp.grpc.max_message_size.0 as usize,
-            );
-            let task = tokio::spawn(
-                tonic::transport::Server::builder()
-                    .add_service(svc)
-                    .serve_with_incoming_shutdown(incoming, async {
-                        let _ = rx.await;
-                    }),
-            );
-            Some((tx, task))
+            let svc = OtlpGrpc::server(edge.clone(), c.otlp.grpc.max_message_size.0 as usize);
+            Some(GrpcServer::start(
+                "OTLP gRPC",
+                l,
+                tonic::transport::Server::builder().add_service(svc),
+            )?)
+        }
+        None => None,
+    };
+    let jaeger_grpc = match listeners.jaeger_grpc {
+        Some(l) => {
+            let svc = JaegerGrpc::server(edge.clone(), c.grpc_server.max_message_size.0 as usize);
+            let router = tonic::transport::Server::builder()
+                .add_service(svc)
+                .add_service(SamplingGrpc::server(sampling_source.clone()));
+            Some(GrpcServer::start("Jaeger gRPC", l, router)?)
         }
         None => None,
     };
@@ -378,7 +341,7 @@ async fn serve_in_system(
         Some(l) => {
             let state = web::Data::new(OtlpHttpState {
                 ingest: edge.clone(),
-                max_body_bytes: config.collector.otlp.http.max_request_body_size.0 as usize,
+                max_body_bytes: c.otlp.http.max_request_body_size.0 as usize,
             });
             Some(start_http!(l, 2, move || {
                 App::new()
@@ -392,7 +355,7 @@ async fn serve_in_system(
         Some(l) => {
             let state = web::Data::new(ZipkinHttpState {
                 ingest: edge.clone(),
-                max_body_bytes: config.collector.zipkin.max_request_body_size.0 as usize,
+                max_body_bytes: c.zipkin.max_request_body_size.0 as usize,
             });
             Some(start_http!(l, 2, move || {
                 App::new()
@@ -402,6 +365,36 @@ async fn serve_in_system(
         }
         None => None,
     };
+    let jaeger_http = match listeners.jaeger_http {
+        Some(l) => {
+            let state = web::Data::new(JaegerHttpState {
+                ingest: edge.clone(),
+                max_body_bytes: c.http_server.max_request_body_size.0 as usize,
+            });
+            let sampling = web::Data::new(SamplingHttpState {
+                source: sampling_source.clone(),
+            });
+            Some(start_http!(l, 2, move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(sampling.clone())
+                    .configure(crate::api::http::jaeger::configure)
+                    .configure(crate::api::http::sampling::configure_collector)
+            }))
+        }
+        None => None,
+    };
+    let sampling_http = match listeners.sampling_http {
+        Some(l) => Some(start_sampling_http(l, sampling_source.clone())?),
+        None => None,
+    };
+    let udp = start_udp_servers(
+        &config,
+        listeners.jaeger_compact_udp,
+        listeners.jaeger_binary_udp,
+        Arc::new(edge.clone()),
+        &metrics,
+    )?;
     let query_http = match listeners.query_http {
         Some(l) => {
             let state = web::Data::new(QueryState {
@@ -427,17 +420,7 @@ async fn serve_in_system(
         None => None,
     };
     let admin_http = match listeners.admin_http {
-        Some(l) => {
-            let state = web::Data::new(AdminState {
-                health: health.clone(),
-                metrics: metrics.clone(),
-            });
-            Some(start_http!(l, 1, move || {
-                App::new()
-                    .app_data(state.clone())
-                    .configure(crate::api::http::admin::configure)
-            }))
-        }
+        Some(l) => Some(start_admin_http(l, &health, &metrics)?),
         None => None,
     };
 
@@ -451,16 +434,14 @@ async fn serve_in_system(
 
     // Drain: stop accepting spans, let in-flight requests finish (they reply only once durable).
     health.set(Health::Draining);
-    if let Some((tx, task)) = grpc {
-        let _ = tx.send(());
-        match task.await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "OTLP gRPC server stopped with an error"),
-            Err(e) => tracing::warn!(error = %e, "OTLP gRPC server task failed"),
-            Ok(Ok(())) => {}
-        }
+    for server in [otlp_grpc, jaeger_grpc].into_iter().flatten() {
+        server.stop().await;
     }
-    for h in [otlp_http, zipkin_http].into_iter().flatten() {
+    for h in [otlp_http, zipkin_http, jaeger_http].into_iter().flatten() {
         h.stop(true).await;
+    }
+    for server in udp {
+        server.stop().await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
@@ -474,13 +455,118 @@ async fn serve_in_system(
         }
         Err(e) => tracing::error!(error = %e, "flush task failed"),
     }
-    if let Some(h) = query_http {
-        h.stop(true).await;
-    }
-    if let Some(h) = admin_http {
+    for h in [sampling_http, query_http, admin_http]
+        .into_iter()
+        .flatten()
+    {
         h.stop(true).await;
     }
     System::current().stop();
     tracing::info!("tracehound stopped");
     Ok(())
+}
+
+/// A tonic server on an already bound listener.
+struct GrpcServer {
+    name: &'static str,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl GrpcServer {
+    fn start(
+        name: &'static str,
+        listener: TcpListener,
+        router: tonic::transport::server::Router,
+    ) -> anyhow::Result<GrpcServer> {
+        listener.set_nonblocking(true)?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(
+            tokio::net::TcpListener::from_std(listener)?,
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        }));
+        Ok(GrpcServer { name, stop, task })
+    }
+
+    /// Stops accepting calls and returns once the calls in flight have finished.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, server = self.name, "gRPC server stopped with an error")
+            }
+            Err(e) => tracing::warn!(error = %e, server = self.name, "gRPC server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// `GET /sampling?service=` (and the legacy `GET /?service=`) for Jaeger clients.
+fn start_sampling_http(
+    l: TcpListener,
+    source: Arc<dyn StrategySource>,
+) -> anyhow::Result<actix_web::dev::ServerHandle> {
+    let state = web::Data::new(SamplingHttpState { source });
+    Ok(start_http!(l, 1, move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::api::http::sampling::configure_agent)
+    }))
+}
+
+fn start_admin_http(
+    l: TcpListener,
+    health: &HealthState,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<actix_web::dev::ServerHandle> {
+    let state = web::Data::new(AdminState {
+        health: health.clone(),
+        metrics: metrics.clone(),
+    });
+    Ok(start_http!(l, 1, move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::api::http::admin::configure)
+    }))
+}
+
+/// The compact and binary `Agent.emitBatch` UDP servers that are enabled, delivering to `sink`.
+fn start_udp_servers(
+    config: &Config,
+    compact: Option<UdpSocket>,
+    binary: Option<UdpSocket>,
+    sink: Arc<dyn BatchSink>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Vec<UdpServer>> {
+    let p = &config.processor;
+    let mut out = Vec::new();
+    for (socket, protocol, cfg) in [
+        (compact, ThriftProtocol::Compact, &p.jaeger_compact),
+        (binary, ThriftProtocol::Binary, &p.jaeger_binary),
+    ] {
+        if let Some(socket) = socket {
+            out.push(UdpServer::start(
+                socket,
+                protocol,
+                cfg,
+                sink.clone(),
+                metrics.clone(),
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+/// The sampling strategies of the configuration (a bad strategies file stops the start).
+async fn load_sampling(config: &Config) -> anyhow::Result<SamplingProvider> {
+    let s = &config.sampling;
+    SamplingProvider::load(SamplingOptions {
+        strategies_file: s.strategies_file.clone(),
+        reload_interval: s.strategies_reload_interval.as_std(),
+        default_sampling_probability: s.default_sampling_probability,
+    })
+    .await
+    .context("cannot load the sampling strategies")
 }
