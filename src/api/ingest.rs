@@ -40,21 +40,25 @@ impl IngestEdge {
         mut decoded: Decoded,
         protocol: Protocol,
     ) -> Result<Decoded, IngestRefusal> {
-        let labels = ProtocolLabels { protocol };
-        let total = decoded.batch.len() as u64 + decoded.rejected_spans;
-        self.metrics
-            .spans_received
-            .get_or_create(&labels)
-            .inc_by(total);
-        if decoded.rejected_spans > 0 {
-            self.metrics
-                .refused(protocol, RefuseReason::invalid, decoded.rejected_spans);
-        }
+        self.count_received(&decoded, protocol);
         if !decoded.batch.is_empty() {
             self.store(std::mem::take(&mut decoded.batch), protocol)
                 .await?;
         }
         Ok(decoded)
+    }
+
+    /// Counts the spans of a request, and those rejected as invalid.
+    fn count_received(&self, decoded: &Decoded, protocol: Protocol) {
+        let total = decoded.batch.len() as u64 + decoded.rejected_spans;
+        self.metrics
+            .spans_received
+            .get_or_create(&ProtocolLabels { protocol })
+            .inc_by(total);
+        if decoded.rejected_spans > 0 {
+            self.metrics
+                .refused(protocol, RefuseReason::invalid, decoded.rejected_spans);
+        }
     }
 
     /// For protocols without partial success (Zipkin, Jaeger Thrift HTTP): stores the valid
@@ -73,7 +77,7 @@ impl IngestEdge {
     }
 
     /// Hands valid spans to the IngestActor and waits until they are durable (no counting of
-    /// received/rejected spans: callers that retry count once, through [`Self::count_received`]).
+    /// received/rejected spans: callers that retry count once).
     pub async fn store(&self, batch: SpanBatch, protocol: Protocol) -> Result<(), IngestRefusal> {
         self.ingest
             .send(IngestSpans { batch, protocol })
@@ -90,16 +94,7 @@ impl IngestEdge {
         protocol: Protocol,
         patience: Duration,
     ) -> Result<(), IngestRefusal> {
-        let labels = ProtocolLabels { protocol };
-        let total = decoded.batch.len() as u64 + decoded.rejected_spans;
-        self.metrics
-            .spans_received
-            .get_or_create(&labels)
-            .inc_by(total);
-        if decoded.rejected_spans > 0 {
-            self.metrics
-                .refused(protocol, RefuseReason::invalid, decoded.rejected_spans);
-        }
+        self.count_received(&decoded, protocol);
         if decoded.batch.is_empty() {
             return Ok(());
         }

@@ -21,7 +21,7 @@ pub fn go_json_text(v: &Value) -> String {
     }
 }
 
-struct NonFinite;
+pub(crate) struct NonFinite;
 
 fn write_value(out: &mut String, v: &Value) -> Result<(), NonFinite> {
     match v {
@@ -67,7 +67,7 @@ fn write_value(out: &mut String, v: &Value) -> Result<(), NonFinite> {
 
 /// Go: shortest round-trip digits, plain notation for 1e-6 <= |x| < 1e21, else exponent form
 /// with a sign and no leading zero in the exponent (`1e+21`, `1.5e-7`).
-fn write_float(out: &mut String, d: f64) -> Result<(), NonFinite> {
+pub(crate) fn write_float(out: &mut String, d: f64) -> Result<(), NonFinite> {
     if !d.is_finite() {
         return Err(NonFinite);
     }
@@ -86,7 +86,8 @@ fn write_float(out: &mut String, d: f64) -> Result<(), NonFinite> {
     Ok(())
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// A string as Go's `encoding/json` writes it, HTML-safe escaping included.
+pub(crate) fn write_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {

@@ -13,6 +13,7 @@
 
 use std::fmt::Write as _;
 
+use crate::model::go_json;
 use crate::proto::api_v2::{
     PerOperationSamplingStrategies, ProbabilisticSamplingStrategy, SamplingStrategyResponse,
     SamplingStrategyType,
@@ -24,7 +25,7 @@ pub fn proto_json(r: &SamplingStrategyResponse) -> String {
     let mut out = String::with_capacity(160);
     out.push_str("{\"strategyType\":");
     match SamplingStrategyType::try_from(r.strategy_type) {
-        Ok(t) => push_go_string(&mut out, t.as_str_name()),
+        Ok(t) => go_json::write_string(&mut out, t.as_str_name()),
         // jsonpb prints an enum value it has no name for as its number.
         Err(_) => push_display(&mut out, r.strategy_type),
     }
@@ -89,7 +90,7 @@ fn push_operation_sampling(out: &mut String, ops: Option<&PerOperationSamplingSt
             out.push(',');
         }
         out.push_str("{\"operation\":");
-        push_go_string(out, &op.operation);
+        go_json::write_string(out, &op.operation);
         out.push_str(",\"probabilisticSampling\":");
         match &op.probabilistic_sampling {
             Some(p) => push_probabilistic(out, p),
@@ -113,55 +114,18 @@ fn push_display(out: &mut String, v: impl std::fmt::Display) {
     let _ = write!(out, "{v}");
 }
 
-/// A float64 as Go's `encoding/json` writes it: shortest round-trip digits, plain notation for
-/// 1e-6 <= |f| < 1e21 (so `0`, `5`, `0.001`), else exponent form `1e-7` / `1e+21`. Non-finite
+/// A float64 as Go's `encoding/json` writes it (`0`, `5`, `0.001`, `1e-7`, `1e+21`). Non-finite
 /// values (impossible from a validated file) are written as jsonpb does, as strings.
 fn push_go_float(out: &mut String, f: f64) {
-    if f.is_nan() {
-        out.push_str("\"NaN\"");
-        return;
-    }
-    if f.is_infinite() {
-        out.push_str(if f > 0.0 {
+    if go_json::write_float(out, f).is_err() {
+        out.push_str(if f.is_nan() {
+            "\"NaN\""
+        } else if f > 0.0 {
             "\"Infinity\""
         } else {
             "\"-Infinity\""
         });
-        return;
     }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        match s.split_once('e') {
-            Some((mantissa, exp)) if !exp.starts_with('-') => {
-                push_display(out, format_args!("{mantissa}e+{exp}"))
-            }
-            _ => out.push_str(&s),
-        }
-    } else {
-        push_display(out, f);
-    }
-}
-
-/// A string as Go's `encoding/json` writes it, HTML-safe escaping included.
-fn push_go_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => {
-                push_display(out, format_args!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
