@@ -119,21 +119,12 @@ pub struct ReporterConfig {
     pub grpc: ReporterGrpcConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReporterGrpcConfig {
     /// Comma-separated collector host:port list, used round-robin.
     pub host_port: String,
     pub retry: RetryConfig,
-}
-
-impl Default for ReporterGrpcConfig {
-    fn default() -> Self {
-        ReporterGrpcConfig {
-            host_port: String::new(),
-            retry: RetryConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
