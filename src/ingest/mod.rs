@@ -15,7 +15,9 @@ mod golden_tests;
 
 use thiserror::Error;
 
-use crate::model::SpanBatch;
+use std::sync::Arc;
+
+use crate::model::{Scope, SpanBatch};
 
 /// At most this many rejection messages are kept per request (the count is always exact).
 pub const MAX_ERROR_MESSAGES: usize = 10;
@@ -62,6 +64,37 @@ impl Decoded {
             summary.push_str(&format!("; and {unlisted} more rejected spans"));
         }
         summary
+    }
+}
+
+/// The instrumentation scopes of one request, so that spans with the same (name, version) share
+/// one `Arc<Scope>`. At most [`ScopeCache::MAX`] are remembered: beyond that a request still
+/// converts correctly, it just stops sharing new ones (lookups stay linear and short).
+#[derive(Default)]
+pub(crate) struct ScopeCache {
+    scopes: Vec<Arc<Scope>>,
+}
+
+impl ScopeCache {
+    const MAX: usize = 32;
+
+    pub(crate) fn get(&mut self, name: String, version: String) -> Arc<Scope> {
+        if let Some(s) = self
+            .scopes
+            .iter()
+            .find(|s| s.name == name && s.version == version)
+        {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(Scope {
+            name,
+            version,
+            ..Scope::default()
+        });
+        if self.scopes.len() < Self::MAX {
+            self.scopes.push(Arc::clone(&s));
+        }
+        s
     }
 }
 

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::otlp::{EMPTY_SERVICE_NAME, EMPTY_SPAN_NAME, MISSING_SERVICE_NAME};
-use super::Decoded;
+use super::{Decoded, ScopeCache};
 use crate::model::span::{REF_TYPE_ATTRIBUTE, SERVICE_NAME, WARNINGS_ATTRIBUTE};
 use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode,
+    Event, KeyValue, Link, Resource, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode,
     TraceId, Value,
 };
 use crate::proto::api_v2::{self, Batch, Process, SpanRefType, ValueType};
@@ -52,7 +52,7 @@ const EXPORTER_VERSION: &str = "opencensus.exporterversion";
 /// Log field carrying the event name.
 const EVENT_FIELD: &str = "event";
 
-/// Distinct processes (and scopes) remembered per request for sharing. Beyond this a request
+/// Distinct processes remembered per request for sharing. Beyond this a request
 /// still converts correctly, it just stops sharing new ones (keeps lookups linear).
 const MAX_SHARED: usize = 32;
 
@@ -103,7 +103,7 @@ struct Shared {
     /// The process as received (the comparison key) and its resource.
     processes: Vec<(Process, Arc<Resource>)>,
     null_process: Option<Arc<Resource>>,
-    scopes: Vec<Arc<Scope>>,
+    scopes: ScopeCache,
 }
 
 impl Shared {
@@ -128,25 +128,6 @@ impl Shared {
             self.processes.push((key, Arc::clone(&resource)));
         }
         resource
-    }
-
-    fn scope(&mut self, name: String, version: String) -> Arc<Scope> {
-        if let Some(s) = self
-            .scopes
-            .iter()
-            .find(|s| s.name == name && s.version == version)
-        {
-            return Arc::clone(s);
-        }
-        let s = Arc::new(Scope {
-            name,
-            version,
-            ..Scope::default()
-        });
-        if self.scopes.len() < MAX_SHARED {
-            self.scopes.push(Arc::clone(&s));
-        }
-        s
     }
 }
 
@@ -439,7 +420,7 @@ fn span_to_model(
         // Jaeger's translator drops the flags (sampled/debug/firehose have no OTLP meaning).
         flags: 0,
         resource: shared.resource(span.process, batch_process),
-        scope: shared.scope(scope_name, scope_version),
+        scope: shared.scopes.get(scope_name, scope_version),
     })
 }
 

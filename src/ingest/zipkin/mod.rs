@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::{Decoded, IngestError};
+use super::{Decoded, IngestError, ScopeCache};
 use crate::model::span::SERVICE_NAME;
 use crate::model::{
-    Event, KeyValue, Resource, Scope, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode,
-    TraceId, Value,
+    Event, KeyValue, Resource, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode, TraceId,
+    Value,
 };
 
 pub mod v1;
@@ -272,7 +272,7 @@ pub fn to_model(entries: Vec<Entry>) -> Decoded {
 #[derive(Default)]
 struct Shared {
     resources: Vec<Arc<Resource>>,
-    scopes: Vec<Arc<Scope>>,
+    scopes: ScopeCache,
 }
 
 impl Shared {
@@ -286,23 +286,6 @@ impl Shared {
         });
         self.resources.push(Arc::clone(&r));
         r
-    }
-
-    fn scope(&mut self, name: String, version: String) -> Arc<Scope> {
-        if let Some(s) = self
-            .scopes
-            .iter()
-            .find(|s| s.name == name && s.version == version)
-        {
-            return Arc::clone(s);
-        }
-        let s = Arc::new(Scope {
-            name,
-            version,
-            ..Scope::default()
-        });
-        self.scopes.push(Arc::clone(&s));
-        s
     }
 }
 
@@ -436,6 +419,6 @@ fn span_to_model(z: ZipkinSpan, shared: &mut Shared) -> Span {
         },
         flags: 0,
         resource,
-        scope: shared.scope(scope_name, scope_version),
+        scope: shared.scopes.get(scope_name, scope_version),
     }
 }
