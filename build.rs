@@ -27,9 +27,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .extern_path(".opentelemetry.proto.common.v1", format!("{otlp}::common::v1"))
-        .extern_path(".opentelemetry.proto.resource.v1", format!("{otlp}::resource::v1"))
-        .extern_path(".opentelemetry.proto.trace.v1", format!("{otlp}::trace::v1"))
+        .extern_path(
+            ".opentelemetry.proto.common.v1",
+            format!("{otlp}::common::v1"),
+        )
+        .extern_path(
+            ".opentelemetry.proto.resource.v1",
+            format!("{otlp}::resource::v1"),
+        )
+        .extern_path(
+            ".opentelemetry.proto.trace.v1",
+            format!("{otlp}::trace::v1"),
+        )
         .extern_path(
             ".opentelemetry.proto.collector.trace.v1",
             format!("{otlp}::collector::trace::v1"),

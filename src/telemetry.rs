@@ -29,6 +29,8 @@ pub enum Protocol {
     jaeger_udp_compact,
     /// UDP `Agent.emitBatch`, Thrift binary (6832).
     jaeger_udp_binary,
+    /// Remote storage v1 `SpanWriterPlugin/WriteSpan` and `StreamingSpanWriterPlugin`.
+    storage_v1_grpc,
 }
 
 /// Why a UDP datagram was dropped (UDP has no way to refuse).

@@ -2,13 +2,18 @@
 //!
 //! Reads block on the store, so they run here and never on the HTTP/gRPC executors. Unless a
 //! request asks for raw traces, Jaeger's adjuster chain runs here too (it is CPU work).
+//!
+//! With an archive store, [`ArchiveTrace`] copies a trace into it and [`GetTrace`] falls back
+//! to it when the primary store no longer has the trace. When the store is remote
+//! ([`TraceStore::catalog_is_remote`]), services and operations are asked of it here
+//! ([`StoreServices`], [`StoreOperations`]) instead of the IndexActor.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
 use crate::model::adjust::adjust_trace;
-use crate::model::{Trace, TraceId, TraceQuery, TraceSummary};
+use crate::model::{Operation, SpanBatch, SpanKind, Trace, TraceId, TraceQuery, TraceSummary};
 use crate::storage::{StorageError, TraceStore};
 
 /// One trace by ID; `None` when unknown.
@@ -34,21 +39,59 @@ pub struct FindTraceSummaries {
     pub query: TraceQuery,
 }
 
+/// IDs of the traces matching a query, newest first.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<TraceId>, StorageError>")]
+pub struct FindTraceIds {
+    pub query: TraceQuery,
+}
+
+/// Service names, asked of the store itself (remote stores).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<String>, StorageError>")]
+pub struct StoreServices;
+
+/// Operations of a service, asked of the store itself (remote stores).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Operation>, StorageError>")]
+pub struct StoreOperations {
+    pub service: String,
+    pub span_kind: Option<SpanKind>,
+}
+
+/// Copy a trace into the archive store. `Ok(false)`: the trace is unknown.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StorageError>")]
+pub struct ArchiveTrace {
+    pub trace_id: TraceId,
+}
+
 pub struct QueryActor {
     store: Arc<dyn TraceStore>,
+    archive: Option<Arc<dyn TraceStore>>,
     max_clock_skew_adjust_ns: u64,
 }
 
 impl QueryActor {
-    pub fn new(store: Arc<dyn TraceStore>, max_clock_skew_adjust_ns: u64) -> Self {
+    pub fn new(
+        store: Arc<dyn TraceStore>,
+        archive: Option<Arc<dyn TraceStore>>,
+        max_clock_skew_adjust_ns: u64,
+    ) -> Self {
         QueryActor {
             store,
+            archive,
             max_clock_skew_adjust_ns,
         }
     }
 
     fn get_trace(&self, id: TraceId, raw: bool) -> Result<Option<Trace>, StorageError> {
-        let spans = self.store.get_trace(id)?;
+        let mut spans = self.store.get_trace(id)?;
+        if spans.is_empty() {
+            if let Some(archive) = &self.archive {
+                spans = archive.get_trace(id)?;
+            }
+        }
         if spans.is_empty() {
             return Ok(None);
         }
@@ -70,6 +113,19 @@ impl QueryActor {
             }
         }
         Ok(traces)
+    }
+
+    fn archive_trace(&self, id: TraceId) -> Result<bool, StorageError> {
+        let archive = self.archive.as_ref().ok_or_else(|| {
+            StorageError::Unsupported("archive span storage was not configured".into())
+        })?;
+        let spans = self.store.get_trace(id)?;
+        if spans.is_empty() {
+            // Already archived (and expired from the primary store) counts as archived.
+            return Ok(!archive.get_trace(id)?.is_empty());
+        }
+        archive.write(&SpanBatch { spans })?;
+        Ok(true)
     }
 }
 
@@ -99,5 +155,33 @@ impl Handler<FindTraceSummaries> for QueryActor {
             .iter()
             .map(|t| TraceSummary::of(t.trace_id, &t.spans))
             .collect())
+    }
+}
+
+impl Handler<FindTraceIds> for QueryActor {
+    type Result = Result<Vec<TraceId>, StorageError>;
+    fn handle(&mut self, m: FindTraceIds, _: &mut Self::Context) -> Self::Result {
+        self.store.find_trace_ids(&m.query)
+    }
+}
+
+impl Handler<StoreServices> for QueryActor {
+    type Result = Result<Vec<String>, StorageError>;
+    fn handle(&mut self, _: StoreServices, _: &mut Self::Context) -> Self::Result {
+        self.store.services()
+    }
+}
+
+impl Handler<StoreOperations> for QueryActor {
+    type Result = Result<Vec<Operation>, StorageError>;
+    fn handle(&mut self, m: StoreOperations, _: &mut Self::Context) -> Self::Result {
+        self.store.operations(&m.service, m.span_kind)
+    }
+}
+
+impl Handler<ArchiveTrace> for QueryActor {
+    type Result = Result<bool, StorageError>;
+    fn handle(&mut self, m: ArchiveTrace, _: &mut Self::Context) -> Self::Result {
+        self.archive_trace(m.trace_id)
     }
 }

@@ -149,6 +149,12 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::InvalidQuery(msg) => ApiError::BadRequest(msg),
+            StorageError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "storage unavailable");
+                ApiError::Unavailable("storage unavailable, retry later".into())
+            }
+            // Jaeger answers a missing archive store with 500 and the store's message.
+            StorageError::Unsupported(msg) => ApiError::Internal(msg),
             other => {
                 tracing::error!(error = %other, "storage read failed");
                 ApiError::Internal("storage read failed".into())

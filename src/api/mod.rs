@@ -5,4 +5,7 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod otlp;
+pub mod reader;
+#[cfg(test)]
+pub mod test_engine;
 pub mod udp;

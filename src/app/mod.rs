@@ -32,6 +32,7 @@ use crate::api::http::sampling::SamplingHttpState;
 use crate::api::http::ui::UiState;
 use crate::api::http::zipkin::ZipkinHttpState;
 use crate::api::ingest::IngestEdge;
+use crate::api::reader::Reader;
 use crate::api::udp::{BatchSink, UdpServer};
 use crate::config::{Config, StorageType};
 use crate::ingest::jaeger::thrift::ThriftProtocol;
@@ -295,7 +296,7 @@ async fn serve_in_system(
         let store = store.clone();
         let skew = config.query.max_clock_skew_adjustment.0.max(0) as u64;
         SyncArbiter::start(config.query.num_workers, move || {
-            QueryActor::new(store.clone(), skew)
+            QueryActor::new(store.clone(), None, skew)
         })
     };
     let _retention = RetentionActor::new(
@@ -398,8 +399,11 @@ async fn serve_in_system(
     let query_http = match listeners.query_http {
         Some(l) => {
             let state = web::Data::new(QueryState {
-                index: index.clone(),
-                query: query.clone(),
+                reader: Reader {
+                    index: index.clone(),
+                    query: query.clone(),
+                    catalog_from_store: store.catalog_is_remote(),
+                },
                 metrics: metrics.clone(),
             });
             let ui = web::Data::new(ui);

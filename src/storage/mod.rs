@@ -12,7 +12,7 @@ pub mod rocks;
 
 use thiserror::Error;
 
-use crate::model::{Operation, Span, SpanBatch, Trace, TraceId, TraceQuery};
+use crate::model::{Operation, Span, SpanBatch, SpanKind, Trace, TraceId, TraceQuery};
 
 #[derive(Debug, Error)]
 pub enum StorageError {
@@ -36,6 +36,22 @@ pub enum StorageError {
     },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// A remote store could not be reached or was saturated; the call may be retried.
+    #[error("remote storage unavailable: {0}")]
+    Unavailable(String),
+    /// A remote store answered with an error that retrying will not fix.
+    #[error("remote storage: {0}")]
+    Remote(String),
+    /// The store cannot do this (e.g. no archive is configured).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl StorageError {
+    /// Worth retrying later: the data is not lost, the store was just not able to take it now.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_))
+    }
 }
 
 /// One (service, operation, kind) the store has seen, for the services/operations catalog.
@@ -95,6 +111,40 @@ pub trait TraceStore: Send + Sync + 'static {
 
     /// Every (service, operation, kind) currently stored, for the index actor to load.
     fn catalog(&self) -> Result<Vec<CatalogEntry>, StorageError>;
+
+    /// Other processes write to this store too (a remote storage server). Then this process's
+    /// IndexActor cannot know the catalog, and services/operations are asked of the store
+    /// ([`TraceStore::services`], [`TraceStore::operations`]) on every call.
+    fn catalog_is_remote(&self) -> bool {
+        false
+    }
+
+    /// Service names, sorted. Local stores answer from [`TraceStore::catalog`]; the query API
+    /// asks their IndexActor instead.
+    fn services(&self) -> Result<Vec<String>, StorageError> {
+        let mut names: Vec<String> = self.catalog()?.into_iter().map(|e| e.service).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Operations of a service, sorted by name then kind, optionally of one kind only.
+    fn operations(
+        &self,
+        service: &str,
+        kind: Option<SpanKind>,
+    ) -> Result<Vec<Operation>, StorageError> {
+        let mut ops: Vec<Operation> = self
+            .catalog()?
+            .into_iter()
+            .filter(|e| e.service == service)
+            .map(|e| e.operation)
+            .filter(|o| kind.is_none_or(|k| o.span_kind == k))
+            .collect();
+        ops.sort();
+        ops.dedup();
+        Ok(ops)
+    }
 
     /// Drops whole partitions that end before `cutoff_ns` (never per-key deletes).
     fn drop_expired(&self, cutoff_ns: u64) -> Result<RetentionReport, StorageError>;

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value as Json};
 
@@ -21,17 +20,15 @@ use super::params::{
     parse_classic_get_trace, parse_classic_search, parse_operations_params, parse_trace_id_path,
     parse_v3_get_trace, parse_v3_search, parse_v3_trace_id_path, ParamError,
 };
-use crate::actors::index::{GetOperations, GetServices, IndexActor};
-use crate::actors::query::{FindTraceSummaries, FindTraces, GetTrace, QueryActor};
 use crate::api::error::ApiError;
+use crate::api::reader::Reader;
 use crate::ingest::otlp::{from_model, traces_data_to_json};
 use crate::model::time::now_ns;
 use crate::model::{Span, Trace};
 use crate::telemetry::{EndpointLabels, Metrics};
 
 pub struct QueryState {
-    pub index: Addr<IndexActor>,
-    pub query: Addr<QueryActor>,
+    pub reader: Reader,
     pub metrics: Arc<Metrics>,
 }
 
@@ -51,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/operations", web::get().to(operations))
         .route("/api/traces", web::get().to(search))
         .route("/api/traces/{id}", web::get().to(trace_by_id))
+        .route("/api/archive/{id}", web::post().to(archive))
         .route("/api/v3/services", web::get().to(v3_services))
         .route("/api/v3/operations", web::get().to(v3_operations))
         .route("/api/v3/traces", web::get().to(v3_search))
@@ -106,7 +104,7 @@ fn v3(result: Result<HttpResponse, ApiError>) -> HttpResponse {
 async fn services(state: web::Data<QueryState>) -> HttpResponse {
     classic(
         timed(&state, "services", async {
-            let list = state.index.send(GetServices).await?;
+            let list = state.reader.services().await?;
             let n = list.len();
             Ok(json_response(&envelope(json!(list), n, None), false))
         })
@@ -117,13 +115,7 @@ async fn services(state: web::Data<QueryState>) -> HttpResponse {
 async fn service_operations(state: web::Data<QueryState>, path: web::Path<String>) -> HttpResponse {
     classic(
         timed(&state, "service_operations", async {
-            let ops = state
-                .index
-                .send(GetOperations {
-                    service: path.into_inner(),
-                    span_kind: None,
-                })
-                .await?;
+            let ops = state.reader.operations(path.into_inner(), None).await?;
             let mut names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
             names.dedup();
             let n = names.len();
@@ -143,10 +135,7 @@ async fn operations(state: web::Data<QueryState>, req: HttpRequest) -> HttpRespo
     classic(
         timed(&state, "operations", async {
             let (service, span_kind) = parse_operations_params(req.query_string(), false)?;
-            let ops = state
-                .index
-                .send(GetOperations { service, span_kind })
-                .await?;
+            let ops = state.reader.operations(service, span_kind).await?;
             let n = ops.len();
             Ok(json_response(
                 &envelope(operations_json(&ops), n, None),
@@ -167,7 +156,7 @@ async fn search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse 
                 let mut data = Vec::new();
                 let mut errors = Vec::new();
                 for id in search.trace_ids {
-                    match state.query.send(GetTrace { trace_id: id, raw }).await?? {
+                    match state.reader.trace(id, raw).await? {
                         Some(t) => data.push(trace_to_json(&t)),
                         None => errors.push(trace_not_found_item(&id)),
                     }
@@ -178,13 +167,7 @@ async fn search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse 
                     pretty(&req),
                 ));
             }
-            let traces = state
-                .query
-                .send(FindTraces {
-                    query: search.query,
-                    raw,
-                })
-                .await??;
+            let traces = state.reader.find_traces(search.query, raw).await?;
             let data: Vec<Json> = traces.iter().map(trace_to_json).collect();
             Ok(json_response(&envelope(json!(data), 0, None), pretty(&req)))
         })
@@ -202,12 +185,9 @@ async fn trace_by_id(
             let trace_id = parse_trace_id_path(&path)?;
             let params = parse_classic_get_trace(req.query_string())?;
             let trace = state
-                .query
-                .send(GetTrace {
-                    trace_id,
-                    raw: params.raw,
-                })
-                .await??
+                .reader
+                .trace(trace_id, params.raw)
+                .await?
                 .ok_or_else(|| ApiError::NotFound("trace not found".into()))?;
             Ok(json_response(
                 &envelope(json!([trace_to_json(&trace)]), 0, None),
@@ -218,9 +198,22 @@ async fn trace_by_id(
     )
 }
 
+/// `POST /api/archive/{traceID}`: copies the trace into the archive store. Jaeger answers
+/// `{"data":[],…}` on success.
+async fn archive(state: web::Data<QueryState>, path: web::Path<String>) -> HttpResponse {
+    classic(
+        timed(&state, "archive", async {
+            let trace_id = parse_trace_id_path(&path)?;
+            state.reader.archive(trace_id).await?;
+            Ok(json_response(&envelope(json!([]), 0, None), false))
+        })
+        .await,
+    )
+}
+
 async fn v3_services(state: web::Data<QueryState>) -> HttpResponse {
     v3(timed(&state, "v3_services", async {
-        let list = state.index.send(GetServices).await?;
+        let list = state.reader.services().await?;
         Ok(json_response(&json!({ "services": list }), false))
     })
     .await)
@@ -229,10 +222,7 @@ async fn v3_services(state: web::Data<QueryState>) -> HttpResponse {
 async fn v3_operations(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse {
     v3(timed(&state, "v3_operations", async {
         let (service, span_kind) = parse_operations_params(req.query_string(), true)?;
-        let ops = state
-            .index
-            .send(GetOperations { service, span_kind })
-            .await?;
+        let ops = state.reader.operations(service, span_kind).await?;
         Ok(json_response(&operations_v3_json(&ops), false))
     })
     .await)
@@ -250,13 +240,7 @@ fn otlp_result(traces: &[Trace]) -> Json {
 async fn v3_search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse {
     v3(timed(&state, "v3_search", async {
         let search = parse_v3_search(req.query_string())?;
-        let traces = state
-            .query
-            .send(FindTraces {
-                query: search.query,
-                raw: search.raw,
-            })
-            .await??;
+        let traces = state.reader.find_traces(search.query, search.raw).await?;
         if traces.is_empty() {
             return Err(ApiError::NotFound("No traces found".into()));
         }
@@ -274,12 +258,9 @@ async fn v3_trace_by_id(
         let trace_id = parse_v3_trace_id_path(&path)?;
         let params = parse_v3_get_trace(req.query_string())?;
         let trace = state
-            .query
-            .send(GetTrace {
-                trace_id,
-                raw: params.raw,
-            })
-            .await??
+            .reader
+            .trace(trace_id, params.raw)
+            .await?
             .ok_or_else(|| ApiError::NotFound("No traces found".into()))?;
         Ok(json_response(
             &otlp_result(std::slice::from_ref(&trace)),
@@ -292,12 +273,7 @@ async fn v3_trace_by_id(
 async fn v3_summaries(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse {
     v3(timed(&state, "v3_trace_summaries", async {
         let search = parse_v3_search(req.query_string())?;
-        let summaries = state
-            .query
-            .send(FindTraceSummaries {
-                query: search.query,
-            })
-            .await??;
+        let summaries = state.reader.summaries(search.query).await?;
         Ok(json_response(&summaries_json(&summaries), false))
     })
     .await)
