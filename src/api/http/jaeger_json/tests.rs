@@ -1,7 +1,8 @@
 //! Expected JSON here is written by hand from the wire reference, not produced by the code.
 
 use super::*;
-use crate::model::span::{Scope, Status};
+use crate::model::span::{KeyValue, Link, Scope, Status, StatusCode};
+use crate::model::SpanId;
 use crate::model::ServiceSummary;
 
 const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
