@@ -59,6 +59,38 @@ pub enum RefuseReason {
     storage,
 }
 
+/// How one call to a remote storage server ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RemoteOutcome {
+    ok,
+    /// The server does not have the trace (reads only; not an error).
+    not_found,
+    /// Unreachable, saturated or timed out — retried (writes) or reported as unavailable.
+    unavailable,
+    /// The server does not implement the method (the store then falls back to API v1).
+    unimplemented,
+    /// Refused as invalid — never retried.
+    rejected,
+    /// Any other error.
+    error,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RemoteCallLabels {
+    /// `v1` or `v2` (the remote-storage API).
+    pub api: &'static str,
+    /// The gRPC method, e.g. `Export`, `GetTraces`, `WriteSpanStream`.
+    pub method: &'static str,
+    pub outcome: RemoteOutcome,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RemoteMethodLabels {
+    pub api: &'static str,
+    pub method: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProtocolLabels {
     pub protocol: Protocol,
@@ -98,6 +130,8 @@ pub struct Metrics {
     pub storage_bytes_on_disk: Gauge,
     pub storage_traces_in_memory: Gauge,
     pub retention_dropped_partitions: Counter,
+    pub remote_storage_requests: Family<RemoteCallLabels, Counter>,
+    pub remote_storage_request_seconds: Family<RemoteMethodLabels, Histogram>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -131,6 +165,11 @@ impl Metrics {
         let storage_bytes_on_disk = Gauge::default();
         let storage_traces_in_memory = Gauge::default();
         let retention_dropped_partitions = Counter::default();
+        let remote_storage_requests = Family::<RemoteCallLabels, Counter>::default();
+        let remote_storage_request_seconds =
+            Family::<RemoteMethodLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(latency_buckets())
+            });
         registry.register(
             "ingest_spans_received",
             "Spans received, per protocol",
@@ -207,6 +246,16 @@ impl Metrics {
             "Partitions dropped by retention or the disk cap",
             retention_dropped_partitions.clone(),
         );
+        registry.register(
+            "remote_storage_requests",
+            "Calls to the remote storage server (each retry counts), per API, method and outcome",
+            remote_storage_requests.clone(),
+        );
+        registry.register(
+            "remote_storage_request_seconds",
+            "Latency of one call to the remote storage server, per API and method",
+            remote_storage_request_seconds.clone(),
+        );
         Metrics {
             registry,
             spans_received,
@@ -224,6 +273,8 @@ impl Metrics {
             storage_bytes_on_disk,
             storage_traces_in_memory,
             retention_dropped_partitions,
+            remote_storage_requests,
+            remote_storage_request_seconds,
         }
     }
 
@@ -245,6 +296,26 @@ impl Metrics {
         self.packets_dropped
             .get_or_create(&DroppedLabels { protocol, reason })
             .inc();
+    }
+
+    /// One finished call to the remote storage server.
+    pub fn remote_call(
+        &self,
+        api: &'static str,
+        method: &'static str,
+        outcome: RemoteOutcome,
+        seconds: f64,
+    ) {
+        self.remote_storage_requests
+            .get_or_create(&RemoteCallLabels {
+                api,
+                method,
+                outcome,
+            })
+            .inc();
+        self.remote_storage_request_seconds
+            .get_or_create(&RemoteMethodLabels { api, method })
+            .observe(seconds);
     }
 
     pub fn update_store_stats(&self, s: &crate::storage::StoreStats) {

@@ -1,11 +1,13 @@
 //! Storage: the reader/writer contract every backend implements, and the backends.
 //!
 //! The API here is synchronous and blocking: callers (the writer, query and retention actors)
-//! run it on blocking threads, never on an async executor or arbiter thread. No actix, tonic or
-//! actix-web in this layer. Backends: [`rocks::RocksStore`] (embedded, default) and
-//! [`memory::MemoryStore`].
+//! run it on blocking threads, never on an async executor or arbiter thread. No actix or
+//! actix-web in this layer, and tonic only as the client inside [`grpc::GrpcStore`], behind the
+//! same blocking API. Backends: [`rocks::RocksStore`] (embedded, default),
+//! [`memory::MemoryStore`], and [`grpc::GrpcStore`] (a remote-storage server).
 
 pub mod codec;
+pub mod grpc;
 pub mod keys;
 pub mod memory;
 pub mod rocks;
@@ -42,6 +44,9 @@ pub enum StorageError {
     /// A remote store answered with an error that retrying will not fix.
     #[error("remote storage: {0}")]
     Remote(String),
+    /// The store's configuration cannot work (e.g. an unreadable TLS certificate).
+    #[error("storage configuration: {0}")]
+    Config(String),
     /// The store cannot do this (e.g. no archive is configured).
     #[error("{0}")]
     Unsupported(String),

@@ -2,3 +2,4 @@
 pub mod jaeger;
 pub mod otlp;
 pub mod sampling;
+pub mod storage_v2;

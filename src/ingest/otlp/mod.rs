@@ -460,6 +460,7 @@ pub fn traces_data_to_json(td: &TracesData) -> Json {
     Json::Object(root)
 }
 
+pub mod chunk;
 mod json_in;
 mod json_out;
 #[cfg(test)]
