@@ -50,6 +50,7 @@ fn start_binary(data: &std::path::Path) -> (Child, String, String) {
             "--processor.jaeger-compact.server-host-port=",
             "--processor.jaeger-binary.server-host-port=",
             "--http-server.host-port=",
+            "--query.grpc-server.host-port=",
             "--log-level=warn",
         ])
         .stdout(Stdio::piped())

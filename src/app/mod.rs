@@ -34,62 +34,71 @@ use crate::api::http::zipkin::ZipkinHttpState;
 use crate::api::ingest::IngestEdge;
 use crate::api::reader::Reader;
 use crate::api::udp::{BatchSink, UdpServer};
-use crate::config::{Config, StorageType};
+use crate::config::Config;
 use crate::ingest::jaeger::thrift::ThriftProtocol;
 use crate::sampling::{SamplingOptions, SamplingProvider, StrategySource};
-use crate::storage::memory::MemoryStore;
-use crate::storage::rocks::{RocksOptions, RocksStore};
 use crate::storage::{CatalogEntry, TraceStore};
 use crate::telemetry::Metrics;
 
 mod agent;
 mod listen;
+mod stores;
 
 pub use agent::run_agent;
 pub use listen::BoundAddrs;
 use listen::Listeners;
 
+/// Which process this is. Every role but the agent runs the same engine (store and actors);
+/// they differ in the listeners they open (see [`Listeners::for_role`]) and their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Collector, query service and UI in one process.
+    AllInOne,
+    /// Ingest listeners and sampling → storage.
+    Collector,
+    /// Query HTTP API, UI and query gRPC → storage.
+    Query,
+    /// The remote-storage gRPC server (storage v1, v2, OTLP Export) for other processes.
+    RemoteStorage,
+}
+
 /// Everything opened before the System starts.
 struct Prepared {
+    role: Role,
     config: Config,
+    metrics: Arc<Metrics>,
     store: Arc<dyn TraceStore>,
+    archive: Option<Arc<dyn TraceStore>>,
     catalog: Vec<CatalogEntry>,
     ui: UiState,
     listeners: Listeners,
     addrs: BoundAddrs,
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn TraceStore>> {
-    Ok(match config.span_storage.kind {
-        StorageType::Rocksdb => {
-            let r = &config.rocksdb;
-            let opts = RocksOptions {
-                sync_writes: r.sync_writes,
-                block_cache_bytes: r.block_cache_size.0 as usize,
-                write_buffer_bytes: r.write_buffer_size.0 as usize,
-                ..RocksOptions::default()
-            };
-            let store = RocksStore::open(&r.path, opts)
-                .with_context(|| format!("cannot open the store at {}", r.path.display()))?;
-            Arc::new(store)
-        }
-        StorageType::Memory => Arc::new(MemoryStore::new(config.memory.max_traces)),
-    })
-}
-
-fn prepare(config: Config) -> anyhow::Result<Prepared> {
-    let store = open_store(&config)?;
-    let catalog = store.catalog().context("cannot load the service catalog")?;
+fn prepare(role: Role, config: Config) -> anyhow::Result<Prepared> {
+    let metrics = Arc::new(Metrics::new());
+    let store = stores::open_span_store(&config, &metrics)?;
+    let archive = stores::open_archive_store(&config, &metrics)?;
+    // A remote store's catalog is asked of it on every call; only a local one is loaded.
+    let catalog = if store.catalog_is_remote() {
+        Vec::new()
+    } else {
+        store.catalog().context("cannot load the service catalog")?
+    };
     let ui = UiState::load(
         config.query.static_files.as_deref(),
         config.query.ui_config.as_deref(),
         config.base_prefix(),
+        archive.is_some(),
     )?;
-    let listeners = Listeners::all_in_one(&config)?;
+    let listeners = Listeners::for_role(role, &config)?;
     let addrs = listeners.addrs();
     Ok(Prepared {
+        role,
         config,
+        metrics,
         store,
+        archive,
         catalog,
         ui,
         listeners,
@@ -130,9 +139,10 @@ impl StopSignal {
     }
 }
 
-/// Runs in the foreground until SIGINT/SIGTERM (the `tracehound all-in-one` entry point).
-pub fn run(config: Config) -> anyhow::Result<()> {
-    let prepared = prepare(config)?;
+/// Runs a role in the foreground until SIGINT/SIGTERM (`tracehound all-in-one`, `collector`,
+/// `query`, `remote-storage`).
+pub fn run(role: Role, config: Config) -> anyhow::Result<()> {
+    let prepared = prepare(role, config)?;
     prepared.addrs.print();
     serve(prepared, StopSignal::Os, None)
 }
@@ -145,9 +155,14 @@ pub struct RunningApp {
 }
 
 impl RunningApp {
-    /// Starts the app and returns once every listener serves.
+    /// Starts all-in-one and returns once every listener serves.
     pub fn spawn(config: Config) -> anyhow::Result<RunningApp> {
-        let prepared = prepare(config)?;
+        Self::spawn_role(Role::AllInOne, config)
+    }
+
+    /// Starts a role and returns once every listener serves.
+    pub fn spawn_role(role: Role, config: Config) -> anyhow::Result<RunningApp> {
+        let prepared = prepare(role, config)?;
         let addrs = prepared.addrs.clone();
         Self::spawn_serving(addrs, move |stop, ready| serve(prepared, stop, Some(ready)))
     }
@@ -226,8 +241,12 @@ fn serve(
     ready: Option<std::sync::mpsc::Sender<()>>,
 ) -> anyhow::Result<()> {
     let store = prepared.store.clone();
+    let archive = prepared.archive.clone();
     let result = runtime_system().block_on(serve_in_system(prepared, stop, ready));
     close_store(store);
+    if let Some(archive) = archive {
+        close_store(archive);
+    }
     result
 }
 
@@ -264,8 +283,11 @@ async fn serve_in_system(
     ready: Option<std::sync::mpsc::Sender<()>>,
 ) -> anyhow::Result<()> {
     let Prepared {
+        role,
         config,
+        metrics,
         store,
+        archive,
         catalog,
         ui,
         listeners,
@@ -273,7 +295,6 @@ async fn serve_in_system(
     } = p;
     // First, so that a bad strategies file stops the start before anything runs.
     let sampling = load_sampling(&config).await?;
-    let metrics = Arc::new(Metrics::new());
     let health = HealthState::default();
 
     // Actors.
@@ -293,11 +314,16 @@ async fn serve_in_system(
     let in_flight = ingest_actor.in_flight();
     let ingest = ingest_actor.start();
     let query = {
-        let store = store.clone();
+        let (store, archive) = (store.clone(), archive.clone());
         let skew = config.query.max_clock_skew_adjustment.0.max(0) as u64;
         SyncArbiter::start(config.query.num_workers, move || {
-            QueryActor::new(store.clone(), None, skew)
+            QueryActor::new(store.clone(), archive.clone(), skew)
         })
+    };
+    let reader = Reader {
+        index: index.clone(),
+        query: query.clone(),
+        catalog_from_store: store.catalog_is_remote(),
     };
     let _retention = RetentionActor::new(
         store.clone(),
@@ -399,11 +425,7 @@ async fn serve_in_system(
     let query_http = match listeners.query_http {
         Some(l) => {
             let state = web::Data::new(QueryState {
-                reader: Reader {
-                    index: index.clone(),
-                    query: query.clone(),
-                    catalog_from_store: store.catalog_is_remote(),
-                },
+                reader: reader.clone(),
                 metrics: metrics.clone(),
             });
             let ui = web::Data::new(ui);
@@ -429,7 +451,12 @@ async fn serve_in_system(
     };
 
     health.set(Health::Serving);
-    tracing::info!(storage = ?config.span_storage.kind, "tracehound is serving");
+    tracing::info!(
+        role = ?role,
+        storage = %config.span_storage.types,
+        archive = archive.is_some(),
+        "tracehound is serving"
+    );
     if let Some(ready) = ready {
         let _ = ready.send(());
     }

@@ -6,6 +6,7 @@
 //! [`memory::MemoryStore`].
 
 pub mod codec;
+pub mod fanout;
 pub mod keys;
 pub mod memory;
 pub mod rocks;

@@ -21,7 +21,7 @@ pub const LOOPBACK: &str = "127.0.0.1:0";
 /// A config with every listener on an ephemeral loopback port and data under `dir`.
 pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     let mut c = Config::default();
-    c.span_storage.kind = kind;
+    c.span_storage.types = kind.into();
     c.rocksdb.path = dir.join("data");
     c.rocksdb.block_cache_size = tracehound::config::ByteSize(16 << 20);
     c.rocksdb.write_buffer_size = tracehound::config::ByteSize(32 << 20);
@@ -35,6 +35,8 @@ pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     c.processor.jaeger_binary.server_host_port = HostPort(LOOPBACK.into());
     c.http_server.host_port = HostPort(LOOPBACK.into());
     c.query.http_server.host_port = HostPort(LOOPBACK.into());
+    c.query.grpc_server.host_port = HostPort(LOOPBACK.into());
+    c.grpc.host_port = HostPort(LOOPBACK.into());
     c.admin.http.host_port = HostPort(LOOPBACK.into());
     c
 }
