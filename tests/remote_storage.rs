@@ -96,9 +96,9 @@ async fn v2_reads_what_v1_wrote_and_v1_reads_what_v2_wrote() {
     let rs = &td.resource_spans[0];
     let service = rs.resource.as_ref().unwrap().attributes.iter().find(|kv| kv.key == "service.name");
     assert!(format!("{service:?}").contains("v1-writer"), "{td:?}");
-    let span = &rs.scope_spans[0].spans[0];
-    assert_eq!(span.name, "v1-op");
-    assert!(span.attributes.iter().any(|kv| kv.key == "written.by"), "{span:?}");
+    let got = &rs.scope_spans[0].spans[0];
+    assert_eq!(got.name, "v1-op");
+    assert!(got.attributes.iter().any(|kv| kv.key == "written.by"), "{got:?}");
 
     // v2 writes (OTLP Export on the same port) ...
     let now = now_ns();
