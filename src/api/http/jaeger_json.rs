@@ -4,7 +4,8 @@
 //!
 //! The trace conversion follows Jaeger's "OTLP → Jaeger model" translation followed by its UI
 //! conversion (jaeger-wire.md §b "UI trace JSON" and §g), so tag order, process numbering and
-//! value encodings match what the Jaeger UI gets from Jaeger itself. Pure functions: no I/O, no
+//! value encodings match what the Jaeger UI gets from Jaeger itself. Tags, process, references
+//! and logs come from `ingest::jaeger::view`, which the api_v2 protobuf converter shares. Pure functions: no I/O, no
 //! HTTP types — the handlers serialize the returned `serde_json::Value`.
 
 use std::collections::HashMap;
@@ -13,17 +14,13 @@ use std::sync::Arc;
 use base64::Engine;
 use serde_json::{json, Map, Value as Json};
 
-use crate::model::ids::{SpanId, TraceId};
-use crate::model::span::{
-    double_string, find_attr, Event, KeyValue, Link, Resource, Span, SpanKind, StatusCode, Trace,
-    Value, REF_TYPE_ATTRIBUTE, SERVICE_NAME, WARNINGS_ATTRIBUTE,
-};
+use crate::ingest::jaeger::view::{self, Reference, Tag, TagValue};
+use crate::model::ids::TraceId;
+use crate::model::span::{double_string, Event, Resource, Span, SpanKind, Trace, Value};
 use crate::model::{Operation, TraceSummary};
 
+pub use crate::ingest::jaeger::NO_SERVICE_NAME;
 pub use crate::model::go_json::go_json_text;
-
-/// Service name Jaeger gives a resource with no attributes at all.
-pub const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
 /// `errors[].msg` for a trace ID that was not found.
 pub const TRACE_NOT_FOUND: &str = "trace not found";
 
@@ -86,24 +83,12 @@ impl Processes {
     }
 }
 
-/// `{serviceName, tags}`: `service.name` becomes the service name (a non-string one counts as
-/// ""), every other resource attribute a tag; a resource without attributes is Jaeger's
-/// `OTLPResourceNoServiceName`.
+/// `{serviceName, tags}` (see [`view::process_service`] and [`view::process_tags`]).
 fn process_to_json(resource: &Resource) -> Json {
-    let service = if resource.attributes.is_empty() {
-        NO_SERVICE_NAME
-    } else {
-        find_attr(&resource.attributes, SERVICE_NAME)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    let tags: Vec<Json> = resource
-        .attributes
-        .iter()
-        .filter(|kv| kv.key != SERVICE_NAME)
+    let tags: Vec<Json> = view::process_tags(resource)
         .map(|kv| tag_json(&kv.key, &kv.value))
         .collect();
-    json!({ "serviceName": service, "tags": tags })
+    json!({ "serviceName": view::process_service(resource), "tags": tags })
 }
 
 fn span_to_json(span: &Span, process_id: &str) -> Json {
@@ -112,51 +97,23 @@ fn span_to_json(span: &Span, process_id: &str) -> Json {
         "traceID": span.trace_id.to_jaeger_hex(),
         "spanID": span.span_id.to_hex(),
         "operationName": span.name,
-        "references": references_json(span),
+        "references": view::references(span).iter().map(reference_json).collect::<Vec<_>>(),
         "startTime": span.start_ns / 1_000,
         "duration": span.duration_ns() / 1_000,
-        "tags": span_tags_json(span),
+        "tags": view::span_tags(span).map(jaeger_tag_json).collect::<Vec<_>>(),
         "logs": span.events.iter().map(log_json).collect::<Vec<_>>(),
         "processID": process_id,
         "warnings": if warnings.is_empty() { Json::Null } else { json!(warnings) },
     })
 }
 
-/// Tag order: scope name/version, span attributes (minus `@jaeger@warnings`), `span.kind`,
-/// `otel.status_code`, `error`, `otel.status_description`, `w3c.tracestate`.
-fn span_tags_json(span: &Span) -> Vec<Json> {
-    let mut tags = Vec::with_capacity(span.attributes.len() + 4);
-    let string_tag = |key: &str, value: &str| json!({"key": key, "type": "string", "value": value});
-    if !span.scope.name.is_empty() {
-        tags.push(string_tag("otel.scope.name", &span.scope.name));
+/// One tag or log field of the Jaeger view.
+fn jaeger_tag_json((key, value): Tag<'_>) -> Json {
+    match value {
+        TagValue::Str(s) => json!({"key": key, "type": "string", "value": s}),
+        TagValue::Bool(b) => json!({"key": key, "type": "bool", "value": b}),
+        TagValue::Attr(v) => tag_json(key, v),
     }
-    if !span.scope.version.is_empty() {
-        tags.push(string_tag("otel.scope.version", &span.scope.version));
-    }
-    tags.extend(
-        span.attributes
-            .iter()
-            .filter(|kv| kv.key != WARNINGS_ATTRIBUTE)
-            .map(|kv| tag_json(&kv.key, &kv.value)),
-    );
-    if span.kind != SpanKind::Unspecified {
-        tags.push(string_tag("span.kind", span.kind.as_jaeger_str()));
-    }
-    match span.status.code {
-        StatusCode::Ok => tags.push(string_tag("otel.status_code", "OK")),
-        StatusCode::Error => {
-            tags.push(string_tag("otel.status_code", "ERROR"));
-            tags.push(json!({"key": "error", "type": "bool", "value": true}));
-        }
-        StatusCode::Unset => {}
-    }
-    if !span.status.message.is_empty() {
-        tags.push(string_tag("otel.status_description", &span.status.message));
-    }
-    if !span.trace_state.is_empty() {
-        tags.push(string_tag("w3c.tracestate", &span.trace_state));
-    }
-    tags
 }
 
 /// One `{key, type, value}`. int64 beyond ±(2^53−1) is a decimal string; binary is base64;
@@ -182,53 +139,17 @@ pub fn tag_json(key: &str, value: &Value) -> Json {
     json!({"key": key, "type": ty, "value": v})
 }
 
-fn reference_json(ref_type: &str, trace_id: &TraceId, span_id: &SpanId) -> Json {
-    json!({"refType": ref_type, "traceID": trace_id.to_jaeger_hex(), "spanID": span_id.to_hex()})
+fn reference_json(r: &Reference) -> Json {
+    json!({
+        "refType": r.ref_type.as_str(),
+        "traceID": r.trace_id.to_jaeger_hex(),
+        "spanID": r.span_id.to_hex(),
+    })
 }
 
-fn link_ref_type(link: &Link) -> &'static str {
-    match find_attr(&link.attributes, REF_TYPE_ATTRIBUTE).and_then(Value::as_str) {
-        Some("child_of") => "CHILD_OF",
-        _ => "FOLLOWS_FROM",
-    }
-}
-
-/// The parent as a first CHILD_OF reference, then one reference per link. A link to the parent
-/// itself only sets the first reference's type.
-fn references_json(span: &Span) -> Vec<Json> {
-    let has_parent = span.has_parent();
-    let mut parent_type = "CHILD_OF";
-    let mut refs = Vec::with_capacity(span.links.len() + 1);
-    if has_parent {
-        refs.push(Json::Null); // filled in below, once the parent's type is known
-    }
-    for link in &span.links {
-        let ty = link_ref_type(link);
-        if has_parent && link.trace_id == span.trace_id && link.span_id == span.parent_span_id {
-            parent_type = ty;
-            continue;
-        }
-        refs.push(reference_json(ty, &link.trace_id, &link.span_id));
-    }
-    if has_parent {
-        refs[0] = reference_json(parent_type, &span.trace_id, &span.parent_span_id);
-    }
-    refs
-}
-
-/// `{timestamp, fields}`; the event name becomes a leading `event` field unless the event is
-/// unnamed or already has an `event` attribute.
+/// `{timestamp, fields}` (see [`view::log_fields`]).
 fn log_json(event: &Event) -> Json {
-    let mut fields = Vec::with_capacity(event.attributes.len() + 1);
-    if !event.name.is_empty() && find_attr(&event.attributes, "event").is_none() {
-        fields.push(json!({"key": "event", "type": "string", "value": event.name}));
-    }
-    fields.extend(
-        event
-            .attributes
-            .iter()
-            .map(|kv: &KeyValue| tag_json(&kv.key, &kv.value)),
-    );
+    let fields: Vec<Json> = view::log_fields(event).map(jaeger_tag_json).collect();
     json!({"timestamp": event.time_ns / 1_000, "fields": fields})
 }
 

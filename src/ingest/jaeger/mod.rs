@@ -1,4 +1,6 @@
-//! Jaeger → model: the one Jaeger converter, for every Jaeger wire format.
+//! Jaeger ⇄ model: the one Jaeger converter, for every Jaeger wire format. The way back,
+//! [`from_model`] (model → api_v2 for the query and storage APIs), renders from [`view`], the
+//! derivation the UI JSON writer shares.
 //!
 //! The `jaeger.api_v2` [`Batch`] is the single intermediate: the Thrift decoders ([`thrift`]:
 //! HTTP `POST /api/traces` bodies and agent UDP datagrams) produce one, the gRPC collector
@@ -27,10 +29,16 @@ use crate::model::{
 };
 use crate::proto::api_v2::{self, Batch, Process, SpanRefType, ValueType};
 
+mod from_model;
 pub mod thrift;
+pub mod view;
+
+pub use from_model::from_model;
 
 #[cfg(test)]
 pub(crate) mod test_encoder;
+#[cfg(test)]
+pub(crate) mod test_spans;
 #[cfg(test)]
 mod tests;
 
@@ -80,6 +88,12 @@ pub enum SpanProblem {
 /// Validates and converts one Jaeger batch. Invalid spans are counted and described in
 /// [`Decoded`]; the valid spans are kept, in batch order.
 pub fn to_model(batch: Batch) -> Decoded {
+    to_model_offset(batch, 0)
+}
+
+/// [`to_model`] for a batch that continues a longer sequence (a client stream of spans):
+/// rejection messages number the spans from `first_index`.
+pub fn to_model_offset(batch: Batch, first_index: usize) -> Decoded {
     let mut out = Decoded {
         batch: SpanBatch {
             spans: Vec::with_capacity(batch.spans.len()),
@@ -91,7 +105,9 @@ pub fn to_model(batch: Batch) -> Decoded {
     for (index, span) in batch.spans.into_iter().enumerate() {
         match span_to_model(span, batch_process.as_ref(), &mut shared) {
             Ok(span) => out.batch.spans.push(span),
-            Err(problem) => out.reject(|| format!("batch.spans[{index}]: {problem}")),
+            Err(problem) => {
+                out.reject(|| format!("batch.spans[{}]: {problem}", first_index + index))
+            }
         }
     }
     out
