@@ -36,10 +36,16 @@ async fn data_and_catalog_survive_a_clean_restart() {
 fn start_binary(data: &std::path::Path) -> (Process, String, String) {
     let p = Process::start(
         "all-in-one",
-        &["collector.otlp.grpc.host-port", "query.http-server.host-port"],
+        &[
+            "collector.otlp.grpc.host-port",
+            "query.http-server.host-port",
+        ],
         &[format!("--rocksdb.path={}", data.display())],
     );
-    let (grpc, query) = (p.addr("otlp-grpc").to_string(), p.addr("query-http").to_string());
+    let (grpc, query) = (
+        p.addr("otlp-grpc").to_string(),
+        p.addr("query-http").to_string(),
+    );
     (p, grpc, query)
 }
 

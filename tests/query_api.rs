@@ -206,7 +206,10 @@ async fn archived_traces_outlive_the_primary_store() {
     });
     let now = now_ns();
     server
-        .export(request("archive-svc", vec![span(0xa5c, 1, "keep-me", now, 1_000)]))
+        .export(request(
+            "archive-svc",
+            vec![span(0xa5c, 1, "keep-me", now, 1_000)],
+        ))
         .await;
     let archive = |id: &str| {
         let url = server.query_url(&format!("/api/archive/{id}"));
@@ -214,7 +217,10 @@ async fn archived_traces_outlive_the_primary_store() {
         async move {
             let resp = http.post(url).send().await.expect("archive request");
             let status = resp.status().as_u16();
-            (status, resp.json::<serde_json::Value>().await.unwrap_or_default())
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
         }
     };
     let (st, body) = archive("a5c").await;
@@ -228,7 +234,10 @@ async fn archived_traces_outlive_the_primary_store() {
 
     // A newer trace pushes the archived one out of the primary store ...
     server
-        .export(request("archive-svc", vec![span(0xb00, 1, "newer", now, 1_000)]))
+        .export(request(
+            "archive-svc",
+            vec![span(0xb00, 1, "newer", now, 1_000)],
+        ))
         .await;
     let (_, search) = server
         .get_json("/api/traces?service=archive-svc&limit=10")
@@ -245,7 +254,10 @@ async fn archiving_without_an_archive_store_is_jaegers_500() {
     let server = TestServer::start(StorageType::Memory);
     let now = now_ns();
     server
-        .export(request("archive-svc", vec![span(0xa5d, 1, "op", now, 1_000)]))
+        .export(request(
+            "archive-svc",
+            vec![span(0xa5d, 1, "op", now, 1_000)],
+        ))
         .await;
     let resp = server
         .http

@@ -22,12 +22,17 @@ impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(StorageType::Rocksdb, dir.path());
-        let app = RunningApp::spawn_role(Role::RemoteStorage, config).expect("remote-storage starts");
+        let app =
+            RunningApp::spawn_role(Role::RemoteStorage, config).expect("remote-storage starts");
         Server { _dir: dir, app }
     }
 
     async fn channel(&self) -> Channel {
-        let addr = self.app.addrs.storage_grpc.expect("remote-storage listener");
+        let addr = self
+            .app
+            .addrs
+            .storage_grpc
+            .expect("remote-storage listener");
         Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()
@@ -94,17 +99,28 @@ async fn v2_reads_what_v1_wrote_and_v1_reads_what_v2_wrote() {
         .into_inner();
     let td = stream.message().await.unwrap().expect("one trace");
     let rs = &td.resource_spans[0];
-    let service = rs.resource.as_ref().unwrap().attributes.iter().find(|kv| kv.key == "service.name");
+    let service = rs
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name");
     assert!(format!("{service:?}").contains("v1-writer"), "{td:?}");
     let got = &rs.scope_spans[0].spans[0];
     assert_eq!(got.name, "v1-op");
-    assert!(got.attributes.iter().any(|kv| kv.key == "written.by"), "{got:?}");
+    assert!(
+        got.attributes.iter().any(|kv| kv.key == "written.by"),
+        "{got:?}"
+    );
 
     // v2 writes (OTLP Export on the same port) ...
     let now = now_ns();
     let mut s = span(0x72, 1, "v2-op", now, 3_000_000);
     s.attributes.push(str_kv("written.by", "v2"));
-    otlp.export(request("v2-writer", vec![s])).await.expect("OTLP Export");
+    otlp.export(request("v2-writer", vec![s]))
+        .await
+        .expect("OTLP Export");
     // ... v1 reads it as api_v2 spans with their process.
     let mut chunks = v1_reader
         .get_trace(v1::GetTraceRequest {
@@ -117,7 +133,10 @@ async fn v2_reads_what_v1_wrote_and_v1_reads_what_v2_wrote() {
     let chunk = chunks.message().await.unwrap().expect("a chunk");
     assert_eq!(chunk.spans.len(), 1);
     assert_eq!(chunk.spans[0].operation_name, "v2-op");
-    assert_eq!(chunk.spans[0].process.as_ref().unwrap().service_name, "v2-writer");
+    assert_eq!(
+        chunk.spans[0].process.as_ref().unwrap().service_name,
+        "v2-writer"
+    );
 
     // Both generations list both services and find both traces.
     let v1_services = v1_reader

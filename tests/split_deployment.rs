@@ -38,10 +38,7 @@ fn on_remote(storage: &Process) -> Vec<String> {
     ]
 }
 
-async fn export(
-    collector: &Process,
-    req: ExportTraceServiceRequest,
-) -> Result<(), tonic::Status> {
+async fn export(collector: &Process, req: ExportTraceServiceRequest) -> Result<(), tonic::Status> {
     let mut client = TraceServiceClient::connect(format!("http://{}", collector.addr("otlp-grpc")))
         .await
         .expect("connect to the collector");
@@ -58,7 +55,11 @@ async fn get_json(url: String) -> (u16, serde_json::Value) {
 async fn collector_remote_storage_and_query_work_together() {
     let dir = tempfile::tempdir().unwrap();
     let storage = remote_storage(&dir.path().join("data"), "grpc.host-port");
-    let collector = Process::start("collector", &["collector.otlp.grpc.host-port"], &on_remote(&storage));
+    let collector = Process::start(
+        "collector",
+        &["collector.otlp.grpc.host-port"],
+        &on_remote(&storage),
+    );
     let query = Process::start(
         "query",
         &["query.http-server.host-port", "query.grpc-server.host-port"],
@@ -98,7 +99,10 @@ async fn collector_remote_storage_and_query_work_together() {
     let mut names: Vec<String> = serde_json::from_value(services["data"].clone()).unwrap();
     names.sort();
     assert_eq!(names, ["split-frontend", "split-payments"]);
-    let (_, ops) = get_json(format!("http://{http}/api/operations?service=split-payments")).await;
+    let (_, ops) = get_json(format!(
+        "http://{http}/api/operations?service=split-payments"
+    ))
+    .await;
     assert_eq!(ops["data"][0]["name"], "charge", "{ops}");
 
     // Search by tag through the remote store.
@@ -132,7 +136,10 @@ async fn collector_remote_storage_and_query_work_together() {
         .unwrap()
         .into_inner()
         .services;
-    assert!(services.contains(&"split-payments".to_string()), "{services:?}");
+    assert!(
+        services.contains(&"split-payments".to_string()),
+        "{services:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,14 +151,20 @@ async fn a_storage_outage_is_retryable_and_the_collector_recovers() {
     let flags = on_remote(&storage);
     let collector = Process::start("collector", &["collector.otlp.grpc.host-port"], &flags);
     let now = now_ns();
-    export(&collector, request("outage-svc", vec![span(0x0a1, 1, "before", now, 1_000)]))
-        .await
-        .expect("stored while the server is up");
+    export(
+        &collector,
+        request("outage-svc", vec![span(0x0a1, 1, "before", now, 1_000)]),
+    )
+    .await
+    .expect("stored while the server is up");
 
     storage.kill();
-    let refused = export(&collector, request("outage-svc", vec![span(0x0a2, 1, "during", now, 1_000)]))
-        .await
-        .expect_err("nothing can be stored while the server is down");
+    let refused = export(
+        &collector,
+        request("outage-svc", vec![span(0x0a2, 1, "during", now, 1_000)]),
+    )
+    .await
+    .expect_err("nothing can be stored while the server is down");
     assert!(
         matches!(
             refused.code(),
@@ -163,17 +176,28 @@ async fn a_storage_outage_is_retryable_and_the_collector_recovers() {
     // Back on the same address and data: the collector reconnects on its own.
     let storage = remote_storage(&data, &format!("grpc.host-port={storage_addr}"));
     let stored = eventually(20, || async {
-        export(&collector, request("outage-svc", vec![span(0x0a3, 1, "after", now, 1_000)]))
-            .await
-            .ok()
+        export(
+            &collector,
+            request("outage-svc", vec![span(0x0a3, 1, "after", now, 1_000)]),
+        )
+        .await
+        .ok()
     })
     .await;
     assert!(stored.is_some(), "the collector did not recover");
 
     // What was acknowledged before and after the outage is there.
-    let query = Process::start("query", &["query.http-server.host-port"], &on_remote(&storage));
+    let query = Process::start(
+        "query",
+        &["query.http-server.host-port"],
+        &on_remote(&storage),
+    );
     for id in ["a1", "a3"] {
-        let (st, body) = get_json(format!("http://{}/api/traces/{id}", query.addr("query-http"))).await;
+        let (st, body) = get_json(format!(
+            "http://{}/api/traces/{id}",
+            query.addr("query-http")
+        ))
+        .await;
         assert_eq!(st, 200, "trace {id} lost: {body}");
     }
 }

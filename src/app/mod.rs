@@ -23,6 +23,7 @@ use crate::actors::retention::RetentionActor;
 use crate::actors::writer::WriterActor;
 use crate::api::grpc::jaeger::JaegerGrpc;
 use crate::api::grpc::otlp::OtlpGrpc;
+use crate::api::grpc::query::QueryGrpc;
 use crate::api::grpc::sampling::SamplingGrpc;
 use crate::api::http::admin::{AdminState, Health, HealthState};
 use crate::api::http::jaeger::JaegerHttpState;
@@ -364,6 +365,24 @@ async fn serve_in_system(
         }
         None => None,
     };
+    let query_grpc = match listeners.query_grpc {
+        Some(l) => {
+            let max = config.query.grpc_server.max_message_size.0 as usize;
+            let (health, health_svc) = tonic_health::server::health_reporter();
+            for name in ["jaeger.api_v2.QueryService", "jaeger.api_v3.QueryService"] {
+                health
+                    .set_service_status(name, tonic_health::ServingStatus::Serving)
+                    .await;
+            }
+            let router = tonic::transport::Server::builder()
+                .add_service(QueryGrpc::api_v2_server(reader.clone(), max))
+                .add_service(QueryGrpc::api_v3_server(reader.clone(), max))
+                .add_service(health_svc)
+                .add_service(reflection()?);
+            Some(GrpcServer::start("query gRPC", l, router)?)
+        }
+        None => None,
+    };
     let otlp_http = match listeners.otlp_http {
         Some(l) => {
             let state = web::Data::new(OtlpHttpState {
@@ -492,9 +511,24 @@ async fn serve_in_system(
     {
         h.stop(true).await;
     }
+    if let Some(server) = query_grpc {
+        server.stop().await;
+    }
     System::current().stop();
     tracing::info!("tracehound stopped");
     Ok(())
+}
+
+/// gRPC server reflection over every service of our protos.
+fn reflection() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?)
 }
 
 /// A tonic server on an already bound listener.

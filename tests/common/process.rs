@@ -43,7 +43,10 @@ const LISTENERS: &[(&str, &[&str])] = &[
             "admin.http.host-port",
         ],
     ),
-    ("remote-storage", &["grpc.host-port", "admin.http.host-port"]),
+    (
+        "remote-storage",
+        &["grpc.host-port", "admin.http.host-port"],
+    ),
 ];
 
 pub struct Process {
