@@ -17,7 +17,7 @@ SERVER_FLAGS=(--rocksdb.path "$DATA/db" --rocksdb.span-store-ttl 264h --log-leve
   --query.http-server.host-port 127.0.0.1:16686 --admin.http.host-port 127.0.0.1:14269
   --collector.zipkin.host-port= --collector.http-server.host-port= --collector.grpc-server.host-port=
   --processor.jaeger-compact.server-host-port= --processor.jaeger-binary.server-host-port=
-  --http-server.host-port= "$@")
+  --http-server.host-port= --query.grpc-server.host-port= "$@")
 
 start_server() {
   "$BIN" all-in-one "${SERVER_FLAGS[@]}" > "$OUT/server.out" 2>> "$OUT/server.err" &

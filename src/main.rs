@@ -1,6 +1,7 @@
 //! The `tracehound` binary: parse the command line, load the configuration, run the role.
 
 use clap::Parser;
+use tracehound::app::Role;
 use tracehound::cli::{Cli, Command};
 
 // The query path builds and frees many small JSON values and the ingest path many small spans;
@@ -11,11 +12,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::AllInOne(args) => {
-            let config = args.load_config()?;
-            init_logging(&config.log_level.0);
-            tracehound::app::run(config)
-        }
+        Command::AllInOne(args) => run(Role::AllInOne, args.load_config()?),
+        Command::Collector(args) => run(Role::Collector, args.load_config()?),
+        Command::Query(args) => run(Role::Query, args.load_config()?),
+        Command::RemoteStorage(args) => run(Role::RemoteStorage, args.load_config()?),
         Command::Agent(args) => {
             let config = args.load_config()?;
             init_logging(&config.log_level.0);
@@ -29,6 +29,11 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(tracehound::bench::run(cmd))
         }
     }
+}
+
+fn run(role: Role, config: tracehound::config::Config) -> anyhow::Result<()> {
+    init_logging(&config.log_level.0);
+    tracehound::app::run(role, config)
 }
 
 fn init_logging(filter: &str) {

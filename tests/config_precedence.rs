@@ -59,6 +59,7 @@ fn flags_beat_environment_which_beats_the_config_file() {
              [processor.jaeger-binary]\nserver-host-port = \"\"\n\
              [http-server]\nhost-port = \"\"\n\
              [query.http-server]\nhost-port = \"127.0.0.1:0\"\n\
+             [query.grpc-server]\nhost-port = \"\"\n\
              [admin.http]\nhost-port = \"\"\n",
             file_db.display()
         ),

@@ -633,6 +633,13 @@ async fn conformance_memory() {
     suite(StorageType::Memory).await;
 }
 
+/// The whole suite through the remote adapter: all-in-one on `--span-storage.type=grpc`
+/// against a `tracehound remote-storage` process on RocksDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_through_the_remote_adapter() {
+    suite(StorageType::Grpc).await;
+}
+
 #[test]
 fn rebasing_keeps_time_of_day_and_moves_the_date() {
     let r = Rebase::now();

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::build::{request, span, str_kv};
+use common::process::Process;
 use common::{eventually, now_ns, TestServer};
 use tracehound::config::{ByteSize, GoDuration, StorageType};
 
@@ -34,40 +33,20 @@ async fn data_and_catalog_survive_a_clean_restart() {
 }
 
 /// Starts the real binary and returns it with its OTLP gRPC and query addresses.
-fn start_binary(data: &std::path::Path) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .args([
-            "all-in-one",
-            "--rocksdb.path",
-            data.to_str().unwrap(),
-            "--collector.otlp.grpc.host-port=127.0.0.1:0",
-            "--collector.otlp.http.host-port=",
-            "--query.http-server.host-port=127.0.0.1:0",
-            "--admin.http.host-port=",
-            "--collector.zipkin.host-port=",
-            "--collector.http-server.host-port=",
-            "--collector.grpc-server.host-port=",
-            "--processor.jaeger-compact.server-host-port=",
-            "--processor.jaeger-binary.server-host-port=",
-            "--http-server.host-port=",
-            "--log-level=warn",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut grpc, mut query) = (None, None);
-    while grpc.is_none() || query.is_none() {
-        let line = lines.next().expect("address line").expect("stdout");
-        let addr = line.rsplit(' ').next().unwrap().to_string();
-        if line.contains("otlp-grpc") {
-            grpc = Some(addr);
-        } else if line.contains("query-http") {
-            query = Some(addr);
-        }
-    }
-    (child, grpc.unwrap(), query.unwrap())
+fn start_binary(data: &std::path::Path) -> (Process, String, String) {
+    let p = Process::start(
+        "all-in-one",
+        &[
+            "collector.otlp.grpc.host-port",
+            "query.http-server.host-port",
+        ],
+        &[format!("--rocksdb.path={}", data.display())],
+    );
+    let (grpc, query) = (
+        p.addr("otlp-grpc").to_string(),
+        p.addr("query-http").to_string(),
+    );
+    (p, grpc, query)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +54,7 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut child, grpc, _) = start_binary(&data);
+    let (child, grpc, _) = start_binary(&data);
     let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
         .await
         .expect("connect");
@@ -97,10 +76,9 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
             .expect("acknowledged");
     }
     // SIGKILL immediately after the last acknowledgement: no flush, no shutdown.
-    child.kill().expect("kill -9");
-    child.wait().unwrap();
+    child.kill();
 
-    let (mut child, _, query) = start_binary(&data);
+    let (child, _, query) = start_binary(&data);
     let http = reqwest::Client::new();
     // Failures are collected and asserted after the kill: a panic must not leave the server up.
     let mut lost = Vec::new();
@@ -132,8 +110,7 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
             lost.push(format!("tag search lost batch {b} after kill -9: {body}"));
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert!(lost.is_empty(), "{}", lost.join("\n"));
 }
 

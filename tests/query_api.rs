@@ -193,3 +193,82 @@ async fn admin_health_and_metrics() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
+
+/// `POST /api/archive/{id}` copies a trace into the archive store, and `/api/traces/{id}` finds
+/// it there once the primary store no longer has it. The primary here is a memory store that
+/// keeps one trace, so writing a second trace evicts the first, as retention would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_traces_outlive_the_primary_store() {
+    let server = TestServer::start_with(StorageType::Memory, |c| {
+        c.memory.max_traces = 1;
+        c.archive_storage.kind = "rocksdb".into();
+        c.archive_storage.path = c.rocksdb.path.with_file_name("archive");
+    });
+    let now = now_ns();
+    server
+        .export(request(
+            "archive-svc",
+            vec![span(0xa5c, 1, "keep-me", now, 1_000)],
+        ))
+        .await;
+    let archive = |id: &str| {
+        let url = server.query_url(&format!("/api/archive/{id}"));
+        let http = server.http.clone();
+        async move {
+            let resp = http.post(url).send().await.expect("archive request");
+            let status = resp.status().as_u16();
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (st, body) = archive("a5c").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["data"], json!([]));
+    let (st, body) = archive("bad-id").await;
+    assert_eq!(st, 400, "{body}");
+    let (st, body) = archive("123456").await;
+    assert_eq!(st, 404, "{body}");
+    assert_eq!(body["errors"][0]["msg"], "trace not found");
+
+    // A newer trace pushes the archived one out of the primary store ...
+    server
+        .export(request(
+            "archive-svc",
+            vec![span(0xb00, 1, "newer", now, 1_000)],
+        ))
+        .await;
+    let (_, search) = server
+        .get_json("/api/traces?service=archive-svc&limit=10")
+        .await;
+    assert_eq!(search["data"].as_array().unwrap().len(), 1, "{search}");
+    // ... but by ID it still comes back, from the archive.
+    let (st, body) = server.get_json("/api/traces/a5c").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["data"][0]["spans"][0]["operationName"], "keep-me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archiving_without_an_archive_store_is_jaegers_500() {
+    let server = TestServer::start(StorageType::Memory);
+    let now = now_ns();
+    server
+        .export(request(
+            "archive-svc",
+            vec![span(0xa5d, 1, "op", now, 1_000)],
+        ))
+        .await;
+    let resp = server
+        .http
+        .post(server.query_url("/api/archive/a5d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(
+        body["errors"][0]["msg"],
+        "archive span storage was not configured"
+    );
+}

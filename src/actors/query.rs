@@ -4,8 +4,9 @@
 //! request asks for raw traces, Jaeger's adjuster chain runs here too (it is CPU work).
 //!
 //! With an archive store, [`ArchiveTrace`] copies a trace into it and [`GetTrace`] falls back
-//! to it when the primary store no longer has the trace. When the store is remote
-//! ([`TraceStore::catalog_is_remote`]), services and operations are asked of it here
+//! to it when the primary store no longer has the trace; the remote-storage v1 archive plugins
+//! write and read it directly ([`WriteArchiveSpans`], [`GetArchivedTrace`]). When the store is
+//! remote ([`TraceStore::catalog_is_remote`]), services and operations are asked of it here
 //! ([`StoreServices`], [`StoreOperations`]) instead of the IndexActor.
 
 use std::sync::Arc;
@@ -66,6 +67,21 @@ pub struct ArchiveTrace {
     pub trace_id: TraceId,
 }
 
+/// Write spans straight into the archive store (remote-storage v1 `WriteArchiveSpan`).
+#[derive(Message)]
+#[rtype(result = "Result<(), StorageError>")]
+pub struct WriteArchiveSpans {
+    pub batch: SpanBatch,
+}
+
+/// One trace from the archive store only, as stored (remote-storage v1 `GetArchiveTrace`);
+/// `None` when unknown.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Trace>, StorageError>")]
+pub struct GetArchivedTrace {
+    pub trace_id: TraceId,
+}
+
 pub struct QueryActor {
     store: Arc<dyn TraceStore>,
     archive: Option<Arc<dyn TraceStore>>,
@@ -116,9 +132,7 @@ impl QueryActor {
     }
 
     fn archive_trace(&self, id: TraceId) -> Result<bool, StorageError> {
-        let archive = self.archive.as_ref().ok_or_else(|| {
-            StorageError::Unsupported("archive span storage was not configured".into())
-        })?;
+        let archive = self.archive_store()?;
         let spans = self.store.get_trace(id)?;
         if spans.is_empty() {
             // Already archived (and expired from the primary store) counts as archived.
@@ -126,6 +140,20 @@ impl QueryActor {
         }
         archive.write(&SpanBatch { spans })?;
         Ok(true)
+    }
+
+    fn archived_trace(&self, id: TraceId) -> Result<Option<Trace>, StorageError> {
+        let spans = self.archive_store()?.get_trace(id)?;
+        Ok((!spans.is_empty()).then_some(Trace {
+            trace_id: id,
+            spans,
+        }))
+    }
+
+    fn archive_store(&self) -> Result<&Arc<dyn TraceStore>, StorageError> {
+        self.archive.as_ref().ok_or_else(|| {
+            StorageError::Unsupported("archive span storage was not configured".into())
+        })
     }
 }
 
@@ -183,5 +211,19 @@ impl Handler<ArchiveTrace> for QueryActor {
     type Result = Result<bool, StorageError>;
     fn handle(&mut self, m: ArchiveTrace, _: &mut Self::Context) -> Self::Result {
         self.archive_trace(m.trace_id)
+    }
+}
+
+impl Handler<WriteArchiveSpans> for QueryActor {
+    type Result = Result<(), StorageError>;
+    fn handle(&mut self, m: WriteArchiveSpans, _: &mut Self::Context) -> Self::Result {
+        self.archive_store()?.write(&m.batch)
+    }
+}
+
+impl Handler<GetArchivedTrace> for QueryActor {
+    type Result = Result<Option<Trace>, StorageError>;
+    fn handle(&mut self, m: GetArchivedTrace, _: &mut Self::Context) -> Self::Result {
+        self.archived_trace(m.trace_id)
     }
 }

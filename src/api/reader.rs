@@ -7,11 +7,11 @@ use actix::Addr;
 
 use crate::actors::index::{GetOperations, GetServices, IndexActor};
 use crate::actors::query::{
-    ArchiveTrace, FindTraceIds, FindTraceSummaries, FindTraces, GetTrace, QueryActor,
-    StoreOperations, StoreServices,
+    ArchiveTrace, FindTraceIds, FindTraceSummaries, FindTraces, GetArchivedTrace, GetTrace,
+    QueryActor, StoreOperations, StoreServices, WriteArchiveSpans,
 };
 use crate::api::error::ApiError;
-use crate::model::{Operation, SpanKind, Trace, TraceId, TraceQuery, TraceSummary};
+use crate::model::{Operation, SpanBatch, SpanKind, Trace, TraceId, TraceQuery, TraceSummary};
 
 #[derive(Clone)]
 pub struct Reader {
@@ -77,5 +77,16 @@ impl Reader {
         } else {
             Err(ApiError::NotFound("trace not found".into()))
         }
+    }
+
+    /// Writes spans straight into the archive store (remote-storage v1 archive writer);
+    /// `Internal` without an archive, as [`Self::archive`].
+    pub async fn write_archive(&self, batch: SpanBatch) -> Result<(), ApiError> {
+        Ok(self.query.send(WriteArchiveSpans { batch }).await??)
+    }
+
+    /// One trace from the archive store only, raw; `None` when unknown.
+    pub async fn archived_trace(&self, trace_id: TraceId) -> Result<Option<Trace>, ApiError> {
+        Ok(self.query.send(GetArchivedTrace { trace_id }).await??)
     }
 }

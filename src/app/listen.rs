@@ -5,6 +5,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 
 use anyhow::Context as _;
 
+use super::Role;
 use crate::config::{Config, HostPort};
 
 /// Where each listener ended up (after binding `:0` ports); `None` = disabled.
@@ -19,6 +20,8 @@ pub struct BoundAddrs {
     pub jaeger_binary_udp: Option<SocketAddr>,
     pub sampling_http: Option<SocketAddr>,
     pub query_http: Option<SocketAddr>,
+    pub query_grpc: Option<SocketAddr>,
+    pub storage_grpc: Option<SocketAddr>,
     pub admin_http: Option<SocketAddr>,
 }
 
@@ -37,6 +40,8 @@ impl BoundAddrs {
             ("jaeger-binary-udp", self.jaeger_binary_udp),
             ("sampling-http", self.sampling_http),
             ("query-http", self.query_http),
+            ("query-grpc", self.query_grpc),
+            ("remote-storage-grpc", self.storage_grpc),
             ("admin-http", self.admin_http),
         ] {
             if let Some(addr) = addr {
@@ -58,12 +63,60 @@ pub(super) struct Listeners {
     pub jaeger_binary_udp: Option<UdpSocket>,
     pub sampling_http: Option<TcpListener>,
     pub query_http: Option<TcpListener>,
+    pub query_grpc: Option<TcpListener>,
+    pub storage_grpc: Option<TcpListener>,
     pub admin_http: Option<TcpListener>,
 }
 
 impl Listeners {
+    /// The listeners of a role (the agent has its own, [`Listeners::agent`]).
+    pub fn for_role(role: Role, config: &Config) -> anyhow::Result<Listeners> {
+        match role {
+            Role::AllInOne => Self::all_in_one(config),
+            Role::Collector => Ok(Listeners {
+                admin_http: admin(config)?,
+                ..Self::collector(config)?
+            }),
+            Role::Query => Ok(Listeners {
+                admin_http: admin(config)?,
+                ..Self::query(config)?
+            }),
+            Role::RemoteStorage => Ok(Listeners {
+                storage_grpc: tcp("remote-storage gRPC", &config.grpc.host_port)?,
+                admin_http: admin(config)?,
+                ..Listeners::default()
+            }),
+        }
+    }
+
     /// Collector, agent listeners, query and admin.
-    pub fn all_in_one(config: &Config) -> anyhow::Result<Listeners> {
+    fn all_in_one(config: &Config) -> anyhow::Result<Listeners> {
+        let c = Self::collector(config)?;
+        let q = Self::query(config)?;
+        Ok(Listeners {
+            otlp_grpc: c.otlp_grpc,
+            otlp_http: c.otlp_http,
+            zipkin_http: c.zipkin_http,
+            jaeger_http: c.jaeger_http,
+            jaeger_grpc: c.jaeger_grpc,
+            query_http: q.query_http,
+            query_grpc: q.query_grpc,
+            ..Self::agent(config)?
+        })
+    }
+
+    /// The query HTTP API/UI and query gRPC.
+    fn query(config: &Config) -> anyhow::Result<Listeners> {
+        let q = &config.query;
+        Ok(Listeners {
+            query_http: tcp("query HTTP", &q.http_server.host_port)?,
+            query_grpc: tcp("query gRPC", &q.grpc_server.host_port)?,
+            ..Listeners::default()
+        })
+    }
+
+    /// The ingest listeners of a collector.
+    fn collector(config: &Config) -> anyhow::Result<Listeners> {
         let otlp = &config.collector.otlp;
         let enabled = |hp: &HostPort| -> HostPort {
             if otlp.enabled {
@@ -79,8 +132,7 @@ impl Listeners {
             zipkin_http: tcp("Zipkin HTTP", &c.zipkin.host_port)?,
             jaeger_http: tcp("Jaeger Thrift HTTP", &c.http_server.host_port)?,
             jaeger_grpc: tcp("Jaeger gRPC", &c.grpc_server.host_port)?,
-            query_http: tcp("query HTTP", &config.query.http_server.host_port)?,
-            ..Self::agent(config)?
+            ..Listeners::default()
         })
     }
 
@@ -91,7 +143,7 @@ impl Listeners {
             jaeger_compact_udp: udp("Jaeger compact UDP", &p.jaeger_compact.server_host_port)?,
             jaeger_binary_udp: udp("Jaeger binary UDP", &p.jaeger_binary.server_host_port)?,
             sampling_http: tcp("sampling HTTP", &config.http_server.host_port)?,
-            admin_http: tcp("admin HTTP", &config.admin.http.host_port)?,
+            admin_http: admin(config)?,
             ..Listeners::default()
         })
     }
@@ -113,9 +165,15 @@ impl Listeners {
             jaeger_binary_udp: u(&self.jaeger_binary_udp),
             sampling_http: t(&self.sampling_http),
             query_http: t(&self.query_http),
+            query_grpc: t(&self.query_grpc),
+            storage_grpc: t(&self.storage_grpc),
             admin_http: t(&self.admin_http),
         }
     }
+}
+
+fn admin(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    tcp("admin HTTP", &config.admin.http.host_port)
 }
 
 fn tcp(name: &str, hp: &HostPort) -> anyhow::Result<Option<TcpListener>> {

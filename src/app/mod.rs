@@ -23,7 +23,10 @@ use crate::actors::retention::RetentionActor;
 use crate::actors::writer::WriterActor;
 use crate::api::grpc::jaeger::JaegerGrpc;
 use crate::api::grpc::otlp::OtlpGrpc;
+use crate::api::grpc::query::QueryGrpc;
 use crate::api::grpc::sampling::SamplingGrpc;
+use crate::api::grpc::storage_v1::StorageV1Grpc;
+use crate::api::grpc::storage_v2::{storage_v2_router, StorageV2Limits};
 use crate::api::http::admin::{AdminState, Health, HealthState};
 use crate::api::http::jaeger::JaegerHttpState;
 use crate::api::http::otlp::OtlpHttpState;
@@ -34,62 +37,71 @@ use crate::api::http::zipkin::ZipkinHttpState;
 use crate::api::ingest::IngestEdge;
 use crate::api::reader::Reader;
 use crate::api::udp::{BatchSink, UdpServer};
-use crate::config::{Config, StorageType};
+use crate::config::Config;
 use crate::ingest::jaeger::thrift::ThriftProtocol;
 use crate::sampling::{SamplingOptions, SamplingProvider, StrategySource};
-use crate::storage::memory::MemoryStore;
-use crate::storage::rocks::{RocksOptions, RocksStore};
 use crate::storage::{CatalogEntry, TraceStore};
 use crate::telemetry::Metrics;
 
 mod agent;
 mod listen;
+mod stores;
 
 pub use agent::run_agent;
 pub use listen::BoundAddrs;
 use listen::Listeners;
 
+/// Which process this is. Every role but the agent runs the same engine (store and actors);
+/// they differ in the listeners they open (see [`Listeners::for_role`]) and their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Collector, query service and UI in one process.
+    AllInOne,
+    /// Ingest listeners and sampling → storage.
+    Collector,
+    /// Query HTTP API, UI and query gRPC → storage.
+    Query,
+    /// The remote-storage gRPC server (storage v1, v2, OTLP Export) for other processes.
+    RemoteStorage,
+}
+
 /// Everything opened before the System starts.
 struct Prepared {
+    role: Role,
     config: Config,
+    metrics: Arc<Metrics>,
     store: Arc<dyn TraceStore>,
+    archive: Option<Arc<dyn TraceStore>>,
     catalog: Vec<CatalogEntry>,
     ui: UiState,
     listeners: Listeners,
     addrs: BoundAddrs,
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn TraceStore>> {
-    Ok(match config.span_storage.kind {
-        StorageType::Rocksdb => {
-            let r = &config.rocksdb;
-            let opts = RocksOptions {
-                sync_writes: r.sync_writes,
-                block_cache_bytes: r.block_cache_size.0 as usize,
-                write_buffer_bytes: r.write_buffer_size.0 as usize,
-                ..RocksOptions::default()
-            };
-            let store = RocksStore::open(&r.path, opts)
-                .with_context(|| format!("cannot open the store at {}", r.path.display()))?;
-            Arc::new(store)
-        }
-        StorageType::Memory => Arc::new(MemoryStore::new(config.memory.max_traces)),
-    })
-}
-
-fn prepare(config: Config) -> anyhow::Result<Prepared> {
-    let store = open_store(&config)?;
-    let catalog = store.catalog().context("cannot load the service catalog")?;
+fn prepare(role: Role, config: Config) -> anyhow::Result<Prepared> {
+    let metrics = Arc::new(Metrics::new());
+    let store = stores::open_span_store(&config, &metrics)?;
+    let archive = stores::open_archive_store(&config, &metrics)?;
+    // A remote store's catalog is asked of it on every call; only a local one is loaded.
+    let catalog = if store.catalog_is_remote() {
+        Vec::new()
+    } else {
+        store.catalog().context("cannot load the service catalog")?
+    };
     let ui = UiState::load(
         config.query.static_files.as_deref(),
         config.query.ui_config.as_deref(),
         config.base_prefix(),
+        archive.is_some(),
     )?;
-    let listeners = Listeners::all_in_one(&config)?;
+    let listeners = Listeners::for_role(role, &config)?;
     let addrs = listeners.addrs();
     Ok(Prepared {
+        role,
         config,
+        metrics,
         store,
+        archive,
         catalog,
         ui,
         listeners,
@@ -130,9 +142,10 @@ impl StopSignal {
     }
 }
 
-/// Runs in the foreground until SIGINT/SIGTERM (the `tracehound all-in-one` entry point).
-pub fn run(config: Config) -> anyhow::Result<()> {
-    let prepared = prepare(config)?;
+/// Runs a role in the foreground until SIGINT/SIGTERM (`tracehound all-in-one`, `collector`,
+/// `query`, `remote-storage`).
+pub fn run(role: Role, config: Config) -> anyhow::Result<()> {
+    let prepared = prepare(role, config)?;
     prepared.addrs.print();
     serve(prepared, StopSignal::Os, None)
 }
@@ -145,9 +158,14 @@ pub struct RunningApp {
 }
 
 impl RunningApp {
-    /// Starts the app and returns once every listener serves.
+    /// Starts all-in-one and returns once every listener serves.
     pub fn spawn(config: Config) -> anyhow::Result<RunningApp> {
-        let prepared = prepare(config)?;
+        Self::spawn_role(Role::AllInOne, config)
+    }
+
+    /// Starts a role and returns once every listener serves.
+    pub fn spawn_role(role: Role, config: Config) -> anyhow::Result<RunningApp> {
+        let prepared = prepare(role, config)?;
         let addrs = prepared.addrs.clone();
         Self::spawn_serving(addrs, move |stop, ready| serve(prepared, stop, Some(ready)))
     }
@@ -226,8 +244,12 @@ fn serve(
     ready: Option<std::sync::mpsc::Sender<()>>,
 ) -> anyhow::Result<()> {
     let store = prepared.store.clone();
+    let archive = prepared.archive.clone();
     let result = runtime_system().block_on(serve_in_system(prepared, stop, ready));
     close_store(store);
+    if let Some(archive) = archive {
+        close_store(archive);
+    }
     result
 }
 
@@ -264,8 +286,11 @@ async fn serve_in_system(
     ready: Option<std::sync::mpsc::Sender<()>>,
 ) -> anyhow::Result<()> {
     let Prepared {
+        role,
         config,
+        metrics,
         store,
+        archive,
         catalog,
         ui,
         listeners,
@@ -273,7 +298,6 @@ async fn serve_in_system(
     } = p;
     // First, so that a bad strategies file stops the start before anything runs.
     let sampling = load_sampling(&config).await?;
-    let metrics = Arc::new(Metrics::new());
     let health = HealthState::default();
 
     // Actors.
@@ -293,11 +317,16 @@ async fn serve_in_system(
     let in_flight = ingest_actor.in_flight();
     let ingest = ingest_actor.start();
     let query = {
-        let store = store.clone();
+        let (store, archive) = (store.clone(), archive.clone());
         let skew = config.query.max_clock_skew_adjustment.0.max(0) as u64;
         SyncArbiter::start(config.query.num_workers, move || {
-            QueryActor::new(store.clone(), None, skew)
+            QueryActor::new(store.clone(), archive.clone(), skew)
         })
+    };
+    let reader = Reader {
+        index: index.clone(),
+        query: query.clone(),
+        catalog_from_store: store.catalog_is_remote(),
     };
     let _retention = RetentionActor::new(
         store.clone(),
@@ -335,6 +364,51 @@ async fn serve_in_system(
                 .add_service(svc)
                 .add_service(SamplingGrpc::server(sampling_source.clone()));
             Some(GrpcServer::start("Jaeger gRPC", l, router)?)
+        }
+        None => None,
+    };
+    let query_grpc = match listeners.query_grpc {
+        Some(l) => {
+            let max = config.query.grpc_server.max_message_size.0 as usize;
+            let (health, health_svc) = tonic_health::server::health_reporter();
+            for name in ["jaeger.api_v2.QueryService", "jaeger.api_v3.QueryService"] {
+                health
+                    .set_service_status(name, tonic_health::ServingStatus::Serving)
+                    .await;
+            }
+            let router = tonic::transport::Server::builder()
+                .add_service(QueryGrpc::api_v2_server(reader.clone(), max))
+                .add_service(QueryGrpc::api_v3_server(reader.clone(), max))
+                .add_service(health_svc)
+                .add_service(reflection()?);
+            Some(GrpcServer::start("query gRPC", l, router)?)
+        }
+        None => None,
+    };
+    // Remote storage: v2 (with OTLP Export as its writer), v1, one health service.
+    let storage_grpc = match listeners.storage_grpc {
+        Some(l) => {
+            let max = config.grpc.max_message_size.0 as usize;
+            let (router, storage_health) = storage_v2_router(
+                tonic::transport::Server::builder(),
+                reader.clone(),
+                edge.clone(),
+                StorageV2Limits::for_max_message(max),
+            )
+            .await?;
+            for name in StorageV1Grpc::health_service_names() {
+                storage_health
+                    .set_service_status(name, tonic_health::ServingStatus::Serving)
+                    .await;
+            }
+            let router = StorageV1Grpc::add_services(
+                router,
+                reader.clone(),
+                edge.clone(),
+                archive.is_some(),
+                max,
+            );
+            Some(GrpcServer::start("remote-storage gRPC", l, router)?)
         }
         None => None,
     };
@@ -399,11 +473,7 @@ async fn serve_in_system(
     let query_http = match listeners.query_http {
         Some(l) => {
             let state = web::Data::new(QueryState {
-                reader: Reader {
-                    index: index.clone(),
-                    query: query.clone(),
-                    catalog_from_store: store.catalog_is_remote(),
-                },
+                reader: reader.clone(),
                 metrics: metrics.clone(),
             });
             let ui = web::Data::new(ui);
@@ -429,7 +499,12 @@ async fn serve_in_system(
     };
 
     health.set(Health::Serving);
-    tracing::info!(storage = ?config.span_storage.kind, "tracehound is serving");
+    tracing::info!(
+        role = ?role,
+        storage = %config.span_storage.types,
+        archive = archive.is_some(),
+        "tracehound is serving"
+    );
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
@@ -438,7 +513,7 @@ async fn serve_in_system(
 
     // Drain: stop accepting spans, let in-flight requests finish (they reply only once durable).
     health.set(Health::Draining);
-    for server in [otlp_grpc, jaeger_grpc].into_iter().flatten() {
+    for server in [otlp_grpc, jaeger_grpc, storage_grpc].into_iter().flatten() {
         server.stop().await;
     }
     for h in [otlp_http, zipkin_http, jaeger_http].into_iter().flatten() {
@@ -465,9 +540,24 @@ async fn serve_in_system(
     {
         h.stop(true).await;
     }
+    if let Some(server) = query_grpc {
+        server.stop().await;
+    }
     System::current().stop();
     tracing::info!("tracehound stopped");
     Ok(())
+}
+
+/// gRPC server reflection over every service of our protos.
+fn reflection() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?)
 }
 
 /// A tonic server on an already bound listener.

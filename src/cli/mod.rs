@@ -3,18 +3,20 @@
 //!
 //! Layering: [`load_config`] starts from `Config::default()`, overlays the `--config` TOML file,
 //! then every flag that was given on the command line or in the environment (clap resolves
-//! flag > env). Roles to come (`collector`, `query`, `agent`, `remote-storage`, `bench`) compose
-//! the same argument groups.
+//! flag > env). Every role composes the argument groups it uses, so `--help` of a role lists
+//! only its own flags.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod storage;
 
 pub use bench::{BenchIngestArgs, BenchQueryArgs, BenchReportArgs, BenchTarget};
+pub use storage::{ArchiveStorageArgs, GrpcStorageArgs, RemoteStorageServerArgs, StorageArgs};
 
-use crate::config::{ByteSize, Config, ConfigError, GoDuration, HostPort, StorageType};
+use crate::config::{ByteSize, Config, ConfigError, GoDuration, HostPort};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,13 @@ pub enum Command {
     /// Collector, query service and UI in one process, on the embedded store.
     #[command(name = "all-in-one")]
     AllInOne(Box<AllInOneArgs>),
+    /// Receives spans (OTLP, Jaeger, Zipkin) and writes them to storage; serves sampling.
+    Collector(Box<CollectorRoleArgs>),
+    /// The query service: Jaeger HTTP API and UI, api_v2/api_v3 query gRPC, over storage.
+    Query(Box<QueryRoleArgs>),
+    /// A storage server for other processes: remote-storage v1 and v2 gRPC and OTLP Export.
+    #[command(name = "remote-storage")]
+    RemoteStorage(Box<RemoteStorageArgs>),
     /// Receives spans from Jaeger clients over UDP and forwards them to collectors over gRPC;
     /// serves sampling strategies from the collectors.
     Agent(Box<AgentArgs>),
@@ -69,6 +78,44 @@ pub struct AllInOneArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CollectorRoleArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub collector: CollectorArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryRoleArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub admin: QueryAdminArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteStorageArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub server: RemoteStorageServerArgs,
+    #[command(flatten)]
+    pub admin: RemoteStorageAdminArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct AgentArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -93,67 +140,6 @@ pub struct CommonArgs {
     /// Log filter: error, warn, info, debug, trace, or tracing-subscriber directives.
     #[arg(long = "log-level", env = "LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
-}
-
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Storage")]
-pub struct StorageArgs {
-    /// Span store: rocksdb (embedded, default) or memory.
-    #[arg(
-        long = "span-storage.type",
-        env = "SPAN_STORAGE_TYPE",
-        value_name = "TYPE"
-    )]
-    pub span_storage_type: Option<StorageType>,
-    /// RocksDB data directory [default: ./tracehound-data].
-    #[arg(long = "rocksdb.path", env = "ROCKSDB_PATH", value_name = "DIR")]
-    pub rocksdb_path: Option<PathBuf>,
-    /// Retention, Go duration [default: 72h].
-    #[arg(
-        long = "rocksdb.span-store-ttl",
-        env = "ROCKSDB_SPAN_STORE_TTL",
-        value_name = "DURATION"
-    )]
-    pub rocksdb_span_store_ttl: Option<GoDuration>,
-    /// Disk cap: oldest partitions are evicted beyond it (e.g. 50GiB) [default: none].
-    #[arg(
-        long = "rocksdb.max-disk-size",
-        env = "ROCKSDB_MAX_DISK_SIZE",
-        value_name = "SIZE"
-    )]
-    pub rocksdb_max_disk_size: Option<ByteSize>,
-    /// fsync the WAL before acknowledging writes [default: false].
-    #[arg(long = "rocksdb.sync-writes", env = "ROCKSDB_SYNC_WRITES", value_name = "BOOL",
-          num_args = 0..=1, default_missing_value = "true", value_parser = bool_parser())]
-    pub rocksdb_sync_writes: Option<bool>,
-    /// Block cache size [default: 256MiB].
-    #[arg(
-        long = "rocksdb.block-cache-size",
-        env = "ROCKSDB_BLOCK_CACHE_SIZE",
-        value_name = "SIZE"
-    )]
-    pub rocksdb_block_cache_size: Option<ByteSize>,
-    /// Memory for all memtables together [default: 256MiB].
-    #[arg(
-        long = "rocksdb.write-buffer-size",
-        env = "ROCKSDB_WRITE_BUFFER_SIZE",
-        value_name = "SIZE"
-    )]
-    pub rocksdb_write_buffer_size: Option<ByteSize>,
-    /// How often retention runs [default: 5m].
-    #[arg(
-        long = "rocksdb.retention-interval",
-        env = "ROCKSDB_RETENTION_INTERVAL",
-        value_name = "DURATION"
-    )]
-    pub rocksdb_retention_interval: Option<GoDuration>,
-    /// Memory store: evict the oldest traces beyond this count, 0 = unbounded [default: 100000].
-    #[arg(
-        long = "memory.max-traces",
-        env = "MEMORY_MAX_TRACES",
-        value_name = "N"
-    )]
-    pub memory_max_traces: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -367,18 +353,6 @@ pub struct ReporterArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Admin")]
-pub struct AgentAdminArgs {
-    /// Admin HTTP (health, /metrics) listen address; empty disables [default: :14271].
-    #[arg(
-        long = "admin.http.host-port",
-        env = "ADMIN_HTTP_HOST_PORT",
-        value_name = "HOST:PORT"
-    )]
-    pub admin_http_host_port: Option<HostPort>,
-}
-
-#[derive(Debug, Args)]
 #[command(next_help_heading = "Query")]
 pub struct QueryArgs {
     /// Query HTTP (API + UI) listen address; empty disables [default: :16686].
@@ -415,19 +389,47 @@ pub struct QueryArgs {
         value_name = "N"
     )]
     pub query_num_workers: Option<usize>,
-}
-
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Admin")]
-pub struct AdminArgs {
-    /// Admin HTTP (health, /metrics) listen address; empty disables [default: :14269].
+    /// Query gRPC (api_v2 and api_v3 QueryService); empty disables [default: :16685].
     #[arg(
-        long = "admin.http.host-port",
-        env = "ADMIN_HTTP_HOST_PORT",
+        long = "query.grpc-server.host-port",
+        env = "QUERY_GRPC_SERVER_HOST_PORT",
         value_name = "HOST:PORT"
     )]
-    pub admin_http_host_port: Option<HostPort>,
+    pub query_grpc_host_port: Option<HostPort>,
+    /// Largest query gRPC message [default: 4MiB].
+    #[arg(
+        long = "query.grpc-server.max-message-size",
+        env = "QUERY_GRPC_SERVER_MAX_MESSAGE_SIZE",
+        value_name = "SIZE"
+    )]
+    pub query_grpc_max_message_size: Option<ByteSize>,
 }
+
+/// `--admin.http.host-port`, one struct per role because the default (in the help) differs.
+macro_rules! admin_args {
+    ($name:ident, $default:literal) => {
+        #[derive(Debug, Args)]
+        #[command(next_help_heading = "Admin")]
+        pub struct $name {
+            #[doc = concat!(
+                        "Admin HTTP (health, /metrics) listen address; empty disables [default: ",
+                        $default,
+                        "]."
+                    )]
+            #[arg(
+                long = "admin.http.host-port",
+                env = "ADMIN_HTTP_HOST_PORT",
+                value_name = "HOST:PORT"
+            )]
+            pub admin_http_host_port: Option<HostPort>,
+        }
+    };
+}
+
+admin_args!(AdminArgs, ":14269");
+admin_args!(AgentAdminArgs, ":14271");
+admin_args!(QueryAdminArgs, ":16687");
+admin_args!(RemoteStorageAdminArgs, ":17270");
 
 fn set<T>(slot: &mut T, value: &Option<T>)
 where
@@ -461,6 +463,57 @@ impl AllInOneArgs {
         self.sampling.apply(&mut cfg);
         self.listeners.apply(&mut cfg);
         self.query.apply(&mut cfg);
+        set(
+            &mut cfg.admin.http.host_port,
+            &self.admin.admin_http_host_port,
+        );
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+impl CollectorRoleArgs {
+    /// The defaults (admin :14269, as Jaeger's collector), then the config file, then
+    /// flags/environment; validated.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut cfg = self.common.base_config(Config::default())?;
+        self.storage.apply(&mut cfg);
+        self.collector.apply(&mut cfg);
+        self.sampling.apply(&mut cfg);
+        set(
+            &mut cfg.admin.http.host_port,
+            &self.admin.admin_http_host_port,
+        );
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+impl QueryRoleArgs {
+    /// The query service's defaults (admin :16687), then the config file, then flags.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut cfg = self.common.base_config(Config::query_defaults())?;
+        self.storage.apply(&mut cfg);
+        self.query.apply(&mut cfg);
+        set(
+            &mut cfg.admin.http.host_port,
+            &self.admin.admin_http_host_port,
+        );
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+impl RemoteStorageArgs {
+    /// The remote-storage defaults (admin :17270), then the config file, then flags.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut cfg = self.common.base_config(Config::remote_storage_defaults())?;
+        self.storage.apply(&mut cfg);
+        set(&mut cfg.grpc.host_port, &self.server.host_port);
+        set(
+            &mut cfg.grpc.max_message_size,
+            &self.server.max_message_size,
+        );
         set(
             &mut cfg.admin.http.host_port,
             &self.admin.admin_http_host_port,
@@ -523,23 +576,6 @@ impl AgentListenerArgs {
     }
 }
 
-impl StorageArgs {
-    fn apply(&self, cfg: &mut Config) {
-        set(&mut cfg.span_storage.kind, &self.span_storage_type);
-        let r = &mut cfg.rocksdb;
-        set(&mut r.path, &self.rocksdb_path);
-        set(&mut r.span_store_ttl, &self.rocksdb_span_store_ttl);
-        if self.rocksdb_max_disk_size.is_some() {
-            r.max_disk_size = self.rocksdb_max_disk_size;
-        }
-        set(&mut r.sync_writes, &self.rocksdb_sync_writes);
-        set(&mut r.block_cache_size, &self.rocksdb_block_cache_size);
-        set(&mut r.write_buffer_size, &self.rocksdb_write_buffer_size);
-        set(&mut r.retention_interval, &self.rocksdb_retention_interval);
-        set(&mut cfg.memory.max_traces, &self.memory_max_traces);
-    }
-}
-
 impl CollectorArgs {
     fn apply(&self, cfg: &mut Config) {
         let c = &mut cfg.collector;
@@ -590,6 +626,11 @@ impl QueryArgs {
             q.ui_config = self.ui_config.clone();
         }
         set(&mut q.num_workers, &self.query_num_workers);
+        set(&mut q.grpc_server.host_port, &self.query_grpc_host_port);
+        set(
+            &mut q.grpc_server.max_message_size,
+            &self.query_grpc_max_message_size,
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Flag parsing, precedence, environment variables and `--help` defaults of every role.
 
 use super::*;
+use crate::config::StorageType;
 use std::io::Write;
 
 fn parse(args: &[&str]) -> AllInOneArgs {
@@ -51,7 +52,7 @@ fn jaeger_style_flags_parse() {
     ])
     .load_config()
     .unwrap();
-    assert_eq!(cfg.span_storage.kind, StorageType::Memory);
+    assert_eq!(cfg.span_storage.types, StorageType::Memory.into());
     assert!(!cfg.collector.otlp.enabled);
     assert!(cfg.collector.otlp.http.host_port.is_disabled());
     assert!(cfg.collector.zipkin.host_port.is_disabled());
@@ -72,9 +73,12 @@ fn bad_values_are_refused_naming_the_flag() {
 }
 
 /// The server roles and the defaults each starts from.
-fn roles() -> [(&'static str, Config); 2] {
+fn roles() -> [(&'static str, Config); 5] {
     [
         ("all-in-one", Config::default()),
+        ("collector", Config::default()),
+        ("query", Config::query_defaults()),
+        ("remote-storage", Config::remote_storage_defaults()),
         ("agent", Config::agent_defaults()),
     ]
 }
@@ -173,4 +177,70 @@ fn agent_flags_parse_and_need_a_collector() {
     assert!(cfg.processor.jaeger_binary.server_host_port.is_disabled());
     assert_eq!(cfg.admin.http.host_port, HostPort::port(14271));
     assert!(parse_agent(&["--reporter.grpc.host-port=nohost"]).is_err());
+}
+
+#[test]
+fn each_role_takes_only_its_own_flags() {
+    let parses = |args: &[&str]| Cli::try_parse_from(args).is_ok();
+    // The query service has no ingest listeners, the collector no query ones, the
+    // remote-storage server neither.
+    assert!(!parses(&[
+        "tracehound",
+        "query",
+        "--collector.otlp.grpc.host-port=:1"
+    ]));
+    assert!(!parses(&[
+        "tracehound",
+        "collector",
+        "--query.http-server.host-port=:1"
+    ]));
+    assert!(!parses(&[
+        "tracehound",
+        "remote-storage",
+        "--collector.queue-size=1"
+    ]));
+    assert!(parses(&[
+        "tracehound",
+        "remote-storage",
+        "--grpc.host-port=:1"
+    ]));
+    assert!(parses(&[
+        "tracehound",
+        "query",
+        "--query.grpc-server.host-port=:1"
+    ]));
+}
+
+#[test]
+fn storage_lists_and_the_remote_adapter() {
+    let cfg = parse(&[
+        "--span-storage.type=rocksdb,grpc",
+        "--grpc-storage.server=storage.local:17271",
+        "--grpc-storage.tls.enabled",
+        "--archive-storage.type=memory",
+    ])
+    .load_config()
+    .unwrap();
+    assert_eq!(
+        cfg.span_storage.types.0,
+        vec![StorageType::Rocksdb, StorageType::Grpc]
+    );
+    assert_eq!(cfg.grpc_storage.server, "storage.local:17271");
+    assert!(cfg.grpc_storage.tls.enabled);
+    assert_eq!(
+        cfg.archive_storage.storage_type(),
+        Ok(Some(StorageType::Memory))
+    );
+    // grpc needs a server; a type may not be listed twice.
+    let err = parse(&["--span-storage.type=grpc"])
+        .load_config()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("grpc-storage.server"), "{err}");
+    let full = [
+        "tracehound",
+        "all-in-one",
+        "--span-storage.type=memory,memory",
+    ];
+    assert!(Cli::try_parse_from(full).is_err());
 }

@@ -6,17 +6,21 @@
 //! Precedence (applied by `cli.rs`): flags > environment > file > defaults.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod agent;
+mod storage;
 mod values;
 
 pub use agent::{
     AgentConfig, AgentHttpConfig, ProcessorConfig, ReporterConfig, ReporterGrpcConfig, RetryConfig,
     SamplingConfig, UdpServerConfig,
+};
+pub use storage::{
+    ArchiveStorageConfig, GrpcStorageConfig, GrpcStorageTlsConfig, MemoryConfig,
+    RemoteStorageServerConfig, RocksdbConfig, SpanStorageConfig, StorageType, StorageTypes,
 };
 pub use values::{ByteSize, GoDuration, HostPort};
 
@@ -52,6 +56,10 @@ pub struct Config {
     pub span_storage: SpanStorageConfig,
     pub rocksdb: RocksdbConfig,
     pub memory: MemoryConfig,
+    pub grpc_storage: GrpcStorageConfig,
+    pub archive_storage: ArchiveStorageConfig,
+    /// The remote-storage role's gRPC listener.
+    pub grpc: RemoteStorageServerConfig,
     pub collector: CollectorConfig,
     pub processor: ProcessorConfig,
     /// The agent's HTTP server: sampling strategies for clients (`GET /sampling?service=`).
@@ -70,89 +78,6 @@ pub struct LogLevel(pub String);
 impl Default for LogLevel {
     fn default() -> Self {
         LogLevel("info".into())
-    }
-}
-
-/// Which backend stores spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageType {
-    Rocksdb,
-    Memory,
-}
-
-impl FromStr for StorageType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "rocksdb" => Ok(StorageType::Rocksdb),
-            "memory" => Ok(StorageType::Memory),
-            other => Err(format!(
-                "unknown storage type {other:?} (expected rocksdb or memory)"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SpanStorageConfig {
-    #[serde(rename = "type")]
-    pub kind: StorageType,
-}
-
-impl Default for SpanStorageConfig {
-    fn default() -> Self {
-        SpanStorageConfig {
-            kind: StorageType::Rocksdb,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RocksdbConfig {
-    /// Data directory.
-    pub path: PathBuf,
-    /// Spans older than this are dropped, a whole partition (one day) at a time.
-    pub span_store_ttl: GoDuration,
-    /// Oldest partitions are evicted while the data directory is larger than this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_disk_size: Option<ByteSize>,
-    /// fsync the write-ahead log before acknowledging (survives power loss, not just kill -9).
-    pub sync_writes: bool,
-    pub block_cache_size: ByteSize,
-    pub write_buffer_size: ByteSize,
-    /// How often retention runs (it also runs at start-up).
-    pub retention_interval: GoDuration,
-}
-
-impl Default for RocksdbConfig {
-    fn default() -> Self {
-        RocksdbConfig {
-            path: PathBuf::from("./tracehound-data"),
-            span_store_ttl: GoDuration::from_secs(72 * 3600),
-            max_disk_size: None,
-            sync_writes: false,
-            block_cache_size: ByteSize(256 << 20),
-            write_buffer_size: ByteSize(256 << 20),
-            retention_interval: GoDuration::from_secs(300),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub struct MemoryConfig {
-    /// Oldest traces are evicted beyond this many (0 = unbounded).
-    pub max_traces: usize,
-}
-
-impl Default for MemoryConfig {
-    fn default() -> Self {
-        MemoryConfig {
-            max_traces: 100_000,
-        }
     }
 }
 
@@ -303,6 +228,8 @@ pub struct QueryConfig {
     pub ui_config: Option<PathBuf>,
     /// Reader threads (blocking store reads).
     pub num_workers: usize,
+    /// `jaeger.api_v2.QueryService` and `jaeger.api_v3.QueryService`.
+    pub grpc_server: GrpcServerConfig,
 }
 
 impl Default for QueryConfig {
@@ -316,6 +243,10 @@ impl Default for QueryConfig {
             static_files: None,
             ui_config: None,
             num_workers: 2,
+            grpc_server: GrpcServerConfig {
+                host_port: HostPort::port(16685),
+                max_message_size: ByteSize(4 << 20),
+            },
         }
     }
 }
@@ -446,6 +377,11 @@ impl Config {
             ),
             ("http-server.host-port", &self.http_server.host_port),
             ("admin.http.host-port", &self.admin.http.host_port),
+            (
+                "query.grpc-server.host-port",
+                &self.query.grpc_server.host_port,
+            ),
+            ("grpc.host-port", &self.grpc.host_port),
         ] {
             hp.resolve().map_err(|msg| invalid(key, msg))?;
         }
@@ -468,7 +404,68 @@ impl Config {
                 "must not be negative",
             ));
         }
+        self.validate_storage()
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        let archive = self
+            .archive_storage
+            .storage_type()
+            .map_err(|msg| invalid("archive-storage.type", msg))?;
+        let g = &self.grpc_storage;
+        if self.span_storage.types.contains(StorageType::Grpc) {
+            check_host_port("grpc-storage.server", &g.server)?;
+        }
+        if archive == Some(StorageType::Grpc) {
+            check_host_port(
+                "archive-storage.grpc-server",
+                &self.archive_storage.grpc_server,
+            )?;
+        }
+        if archive == Some(StorageType::Rocksdb) {
+            let (a, p) = (&self.archive_storage.path, &self.rocksdb.path);
+            if a.as_os_str().is_empty() {
+                return Err(invalid("archive-storage.path", "must not be empty"));
+            }
+            if self.span_storage.types.contains(StorageType::Rocksdb)
+                && (a == p || a.starts_with(p))
+            {
+                return Err(invalid(
+                    "archive-storage.path",
+                    format!("{} must be outside rocksdb.path", a.display()),
+                ));
+            }
+        }
+        if g.connection_timeout.0 <= 0 {
+            return Err(invalid(
+                "grpc-storage.connection-timeout",
+                "must be positive",
+            ));
+        }
+        if g.write_timeout.0 <= 0 {
+            return Err(invalid("grpc-storage.write-timeout", "must be positive"));
+        }
+        if (g.tls.cert.is_some()) != (g.tls.key.is_some()) {
+            return Err(invalid(
+                "grpc-storage.tls.cert",
+                "a client certificate needs its key (grpc-storage.tls.key) and vice versa",
+            ));
+        }
         Ok(())
+    }
+
+    /// The query role's defaults: admin on :16687, as Jaeger's query service.
+    pub fn query_defaults() -> Config {
+        let mut cfg = Config::default();
+        cfg.admin.http.host_port = HostPort::port(16687);
+        cfg
+    }
+
+    /// The remote-storage role's defaults: admin on :17270, as Jaeger's remote-storage.
+    pub fn remote_storage_defaults() -> Config {
+        let mut cfg = Config::default();
+        cfg.admin.http.host_port = HostPort::port(17270);
+        cfg
     }
 
     /// The agent role's defaults: Jaeger's agent serves its admin port on :14271.
@@ -489,15 +486,7 @@ impl Config {
             ));
         }
         for e in &endpoints {
-            if e.rsplit_once(':')
-                .and_then(|(_, p)| p.parse::<u16>().ok())
-                .is_none()
-            {
-                return Err(invalid(
-                    "reporter.grpc.host-port",
-                    format!("{e:?} is not a host:port address"),
-                ));
-            }
+            check_host_port("reporter.grpc.host-port", e)?;
         }
         Ok(())
     }
@@ -517,6 +506,18 @@ impl Config {
     /// The base path without a trailing slash ("" for the root).
     pub fn base_prefix(&self) -> &str {
         self.query.base_path.trim_end_matches('/')
+    }
+}
+
+/// A `host:port` a client dials (not a listen address: the host is required).
+fn check_host_port(key: &str, value: &str) -> Result<(), ConfigError> {
+    match value.trim().rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ if value.trim().is_empty() => Err(invalid(key, "is required (host:port)")),
+        _ => Err(invalid(
+            key,
+            format!("{value:?} is not a host:port address"),
+        )),
     }
 }
 

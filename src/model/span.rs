@@ -208,7 +208,23 @@ impl SpanKind {
             _ => return None,
         })
     }
+
+    /// A span-kind filter as the operations APIs take it: "" means every kind (`None`),
+    /// anything else is parsed by [`Self::from_jaeger_str`].
+    pub fn filter_from_jaeger_str(s: &str) -> Result<Option<Self>, UnknownSpanKind> {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        Self::from_jaeger_str(s)
+            .map(Some)
+            .ok_or_else(|| UnknownSpanKind(s.to_string()))
+    }
 }
+
+/// A span kind name that is none of Jaeger's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown span kind {0:?}")]
+pub struct UnknownSpanKind(pub String);
 
 /// OTLP status code. The discriminants are the OTLP enum values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -401,6 +417,19 @@ mod tests {
             KeyValue::new("a", Value::Array(vec![Value::Double(2.5)])),
         ]);
         assert_eq!(map.to_query_string(), r#"{"a":[2.5],"b":1}"#);
+    }
+
+    #[test]
+    fn span_kind_filter_empty_means_every_kind() {
+        assert_eq!(SpanKind::filter_from_jaeger_str(""), Ok(None));
+        assert_eq!(
+            SpanKind::filter_from_jaeger_str("Server"),
+            Ok(Some(SpanKind::Server))
+        );
+        assert_eq!(
+            SpanKind::filter_from_jaeger_str("x").map_err(|e| e.to_string()),
+            Err(r#"unknown span kind "x""#.to_string())
+        );
     }
 
     #[test]

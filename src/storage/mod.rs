@@ -4,9 +4,11 @@
 //! run it on blocking threads, never on an async executor or arbiter thread. No actix or
 //! actix-web in this layer, and tonic only as the client inside [`grpc::GrpcStore`], behind the
 //! same blocking API. Backends: [`rocks::RocksStore`] (embedded, default),
-//! [`memory::MemoryStore`], and [`grpc::GrpcStore`] (a remote-storage server).
+//! [`memory::MemoryStore`], [`grpc::GrpcStore`] (a remote-storage server), and
+//! [`fanout::FanoutStore`] over several of them.
 
 pub mod codec;
+pub mod fanout;
 pub mod grpc;
 pub mod keys;
 pub mod memory;

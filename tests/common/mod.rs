@@ -14,6 +14,7 @@ use tracehound::app::RunningApp;
 use tracehound::config::{Config, GoDuration, HostPort, StorageType};
 
 pub mod jaeger_thrift;
+pub mod process;
 pub mod ui;
 
 pub const LOOPBACK: &str = "127.0.0.1:0";
@@ -21,7 +22,7 @@ pub const LOOPBACK: &str = "127.0.0.1:0";
 /// A config with every listener on an ephemeral loopback port and data under `dir`.
 pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     let mut c = Config::default();
-    c.span_storage.kind = kind;
+    c.span_storage.types = kind.into();
     c.rocksdb.path = dir.join("data");
     c.rocksdb.block_cache_size = tracehound::config::ByteSize(16 << 20);
     c.rocksdb.write_buffer_size = tracehound::config::ByteSize(32 << 20);
@@ -35,13 +36,19 @@ pub fn test_config(kind: StorageType, dir: &Path) -> Config {
     c.processor.jaeger_binary.server_host_port = HostPort(LOOPBACK.into());
     c.http_server.host_port = HostPort(LOOPBACK.into());
     c.query.http_server.host_port = HostPort(LOOPBACK.into());
+    c.query.grpc_server.host_port = HostPort(LOOPBACK.into());
+    c.grpc.host_port = HostPort(LOOPBACK.into());
     c.admin.http.host_port = HostPort(LOOPBACK.into());
     c
 }
 
 /// A running app plus the temp dir that holds its data (kept alive as long as the app).
+/// With `StorageType::Grpc` the app is all-in-one on the remote adapter, and its storage is a
+/// `tracehound remote-storage` process on RocksDB under the same temp dir.
 pub struct TestServer {
+    // Fields drop in order: the app, then its storage process, then the data.
     pub app: Option<RunningApp>,
+    pub remote: Option<process::Process>,
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub http: reqwest::Client,
@@ -55,27 +62,48 @@ impl TestServer {
     pub fn start_with(kind: StorageType, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(kind, dir.path());
+        let remote = (kind == StorageType::Grpc).then(|| {
+            let data = dir.path().join("remote-data");
+            let p = process::Process::start(
+                "remote-storage",
+                &["grpc.host-port"],
+                &[
+                    format!("--rocksdb.path={}", data.display()),
+                    "--rocksdb.block-cache-size=16MiB".into(),
+                    "--rocksdb.write-buffer-size=32MiB".into(),
+                ],
+            );
+            config.grpc_storage.server = p.addr("remote-storage-grpc").to_string();
+            p
+        });
         tweak(&mut config);
-        Self::start_in(dir, config)
+        let mut server = Self::start_in(dir, config);
+        server.remote = remote;
+        server
     }
 
     pub fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
         let app = RunningApp::spawn(config.clone()).expect("app starts");
         TestServer {
             app: Some(app),
+            remote: None,
             dir,
             config,
             http: reqwest::Client::new(),
         }
     }
 
-    /// Stops the app cleanly and starts it again on the same data directory.
+    /// Stops the app cleanly and starts it again on the same data directory (a remote
+    /// storage process keeps running).
     pub fn restart(mut self) -> TestServer {
         if let Some(app) = self.app.take() {
             app.shutdown().expect("clean shutdown");
         }
+        let remote = self.remote.take();
         let TestServer { dir, config, .. } = self;
-        Self::start_in(dir, config)
+        let mut server = Self::start_in(dir, config);
+        server.remote = remote;
+        server
     }
 
     pub fn addrs(&self) -> &tracehound::app::BoundAddrs {

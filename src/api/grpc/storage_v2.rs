@@ -85,7 +85,7 @@ pub struct StorageV2 {
 
 /// The remote-storage port's router: the v2 API — TraceReader, DependencyReader, Capabilities
 /// and the OTLP TraceService (the write path, through `ingest`) — plus gRPC health (SERVING for
-/// [`HEALTH_SERVICES`]) and server reflection of every compiled proto (v1's included).
+/// [`HEALTH_SERVICES`]) and server reflection of every compiled proto (v1's and health's too).
 ///
 /// `server` is the builder to start from (`Server::builder()`, with any server-level settings).
 /// Add the v1 services to the returned router and their statuses to the returned health
@@ -104,9 +104,11 @@ pub async fn storage_v2_router(
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let v2 = StorageV2 {
         reader,

@@ -231,14 +231,13 @@ pub fn parse_operations_params(
     };
     let kind = match kind {
         None => None,
-        Some((value, name)) => Some(SpanKind::from_jaeger_str(value).ok_or_else(|| {
-            let cause = format!("unknown span kind {value:?}");
+        Some((value, name)) => SpanKind::filter_from_jaeger_str(value).map_err(|cause| {
             if v3 {
                 v3::v3_error(name, cause)
             } else {
                 classic_error(name, cause)
             }
-        })?),
+        })?,
     };
     Ok((service.to_string(), kind))
 }

@@ -37,10 +37,11 @@ fn read(path: &Path) -> Result<String, UiError> {
     })
 }
 
-/// Capabilities this backend reports to the UI.
-fn capabilities() -> serde_json::Value {
+/// Capabilities this backend reports to the UI (the "Archive Trace" button needs
+/// `archiveStorage`).
+fn capabilities(archive: bool) -> serde_json::Value {
     serde_json::json!({
-        "archiveStorage": false,
+        "archiveStorage": archive,
         "metricsStorage": false,
         "aiAssistant": false,
         "searchWithoutServiceName": true,
@@ -53,6 +54,7 @@ impl UiState {
         static_files: Option<&Path>,
         ui_config: Option<&Path>,
         base_prefix: &str,
+        archive: bool,
     ) -> Result<UiState, UiError> {
         let Some(dir) = static_files else {
             return Ok(UiState {
@@ -90,7 +92,7 @@ impl UiState {
                 }
             }
         }
-        let caps = capabilities();
+        let caps = capabilities(archive);
         html = html
             .replace(
                 "const JAEGER_BACKEND_CAPABILITIES = DEFAULT_BACKEND_CAPABILITIES;",
@@ -100,7 +102,7 @@ impl UiState {
                 "const JAEGER_STORAGE_CAPABILITIES = DEFAULT_STORAGE_CAPABILITIES;",
                 &format!(
                     "const JAEGER_STORAGE_CAPABILITIES = {};",
-                    serde_json::json!({"archiveStorage": false, "metricsStorage": false})
+                    serde_json::json!({"archiveStorage": archive, "metricsStorage": false})
                 ),
             )
             .replace(
@@ -173,10 +175,11 @@ const JAEGER_VERSION = DEFAULT_VERSION;</script>",
         .unwrap();
         let cfg = dir.path().join("ui.json");
         std::fs::write(&cfg, r#"{"menu":[]}"#).unwrap();
-        let ui = UiState::load(Some(dir.path()), Some(&cfg), "/jaeger").unwrap();
+        let ui = UiState::load(Some(dir.path()), Some(&cfg), "/jaeger", true).unwrap();
         let h = &ui.index_html;
         assert!(h.contains(r#"const JAEGER_CONFIG = {"menu":[]};"#), "{h}");
         assert!(h.contains("\"searchWithoutServiceName\":true"), "{h}");
+        assert!(h.contains("\"archiveStorage\":true"), "{h}");
         assert!(h.contains("tracehound-v"), "{h}");
         assert!(h.contains("<base href=\"/jaeger/\""), "{h}");
         assert!(!h.contains("DEFAULT_"), "{h}");
@@ -188,6 +191,6 @@ const JAEGER_VERSION = DEFAULT_VERSION;</script>",
         std::fs::write(dir.path().join("index.html"), "x").unwrap();
         let cfg = dir.path().join("ui.json");
         std::fs::write(&cfg, "[1]").unwrap();
-        assert!(UiState::load(Some(dir.path()), Some(&cfg), "").is_err());
+        assert!(UiState::load(Some(dir.path()), Some(&cfg), "", false).is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! The v1 fallback: `GrpcStore` against a server that only serves the `jaeger.storage.v1`
 //! services (so v2 calls answer UNIMPLEMENTED), over real sockets.
 //!
-//! The server here is a minimal v1 plugin over a memory store, built from the same converters
-//! (tracehound's own v1 server lives in `api::grpc::storage_v1`).
+//! Two servers: tracehound's own v1 server (`api::grpc::storage_v1`) over a test engine, and a
+//! minimal v1 plugin over a memory store that can leave out the streaming writer.
 
 use std::sync::Arc;
 
@@ -329,6 +329,54 @@ async fn without_the_streaming_writer_spans_are_written_one_by_one() {
             r#"tracehound_remote_storage_requests_total{api="v1",method="WriteSpan",outcome="ok"}"#
         ),
         3,
+        "{text}"
+    );
+}
+
+#[actix_rt::test]
+async fn the_fallback_works_against_tracehounds_own_v1_server() {
+    use crate::api::grpc::storage_v1::StorageV1Grpc;
+    use crate::api::test_engine::TestEngine;
+    let engine = TestEngine::start(false);
+    let (_, health) = tonic_health::server::health_reporter();
+    let router = StorageV1Grpc::add_services(
+        Server::builder().add_service(health),
+        engine.reader.clone(),
+        engine.edge.clone(),
+        false,
+        4 << 20,
+    );
+    let store = connect(options(serve_grpc(router).await));
+    let written = spans();
+    let (s, b) = (store.clone(), batch(&written));
+    blocking(move || s.write(&b)).await.expect("write");
+
+    let s = store.clone();
+    let (one, missing, found, services) = blocking(move || {
+        (
+            s.get_trace(TraceId::from_u128(1)),
+            s.get_trace(TraceId::from_u128(99)),
+            s.find_traces(&TraceQuery {
+                service: Some("back".into()),
+                ..query()
+            }),
+            s.services(),
+        )
+    })
+    .await;
+    assert_eq!(essence(&one.expect("get trace")), essence(&written[..2]));
+    assert!(missing.expect("missing trace").is_empty());
+    let found = found.expect("find traces");
+    assert_eq!(found.len(), 1);
+    assert_eq!(essence(&found[0].spans), essence(&written[..2]));
+    assert_eq!(services.expect("services"), vec!["back", "front"]);
+    let text = store.remote.metrics.encode();
+    assert_eq!(
+        count(
+            &text,
+            r#"tracehound_remote_storage_requests_total{api="v1",method="WriteSpanStream",outcome="ok"}"#
+        ),
+        1,
         "{text}"
     );
 }

@@ -1,4 +1,5 @@
-//! Remote storage v2 request parameters → the internal query types.
+//! Remote storage v2 request parameters → the internal query types, through the checks every
+//! gRPC read front end shares ([`crate::api::grpc::shared`]).
 //!
 //! `TraceQueryParameters` carries typed attributes; they are compared in their string form
 //! ([`Value::to_query_string`]), like every other front end, so `int_value: 5` matches a stored
@@ -6,44 +7,35 @@
 
 use tonic::Status;
 
-use crate::model::query::DEFAULT_SEARCH_LIMIT;
+use crate::api::grpc::shared::{span_kind_filter, trace_id_from_bytes, SearchParams};
 use crate::model::{KeyValue, SpanKind, TraceId, TraceQuery, Value};
 use crate::proto::storage::v2::{any_value, AnyValue, GetTraceParams, TraceQueryParameters};
-use crate::proto::time::{duration_ns, timestamp_ns};
 
 /// The search a v2 `FindTraces`/`FindTraceIDs`/`FindTraceSummaries` asks for. The start-time
 /// window is required; an empty service name searches every service; `search_depth` ≤ 0 means
 /// the default depth.
 pub fn trace_query(query: Option<TraceQueryParameters>) -> Result<TraceQuery, Status> {
     let q = query.ok_or_else(|| Status::invalid_argument("query is required"))?;
-    let start_min_ns = timestamp_ns(q.start_time_min.as_ref())
-        .ok_or_else(|| Status::invalid_argument("query.start_time_min is required"))?;
-    let start_max_ns = timestamp_ns(q.start_time_max.as_ref())
-        .ok_or_else(|| Status::invalid_argument("query.start_time_max is required"))?;
-    if start_max_ns < start_min_ns {
-        return Err(Status::invalid_argument(
-            "query.start_time_max must not be before query.start_time_min",
-        ));
+    SearchParams::from(q).into_query()
+}
+
+impl From<TraceQueryParameters> for SearchParams {
+    fn from(q: TraceQueryParameters) -> Self {
+        SearchParams {
+            service_name: q.service_name,
+            operation_name: q.operation_name,
+            attributes: q
+                .attributes
+                .into_iter()
+                .map(|kv| (kv.key, value_to_model(kv.value).to_query_string()))
+                .collect(),
+            start_time_min: q.start_time_min,
+            start_time_max: q.start_time_max,
+            duration_min: q.duration_min,
+            duration_max: q.duration_max,
+            depth: q.search_depth,
+        }
     }
-    let attributes = q
-        .attributes
-        .into_iter()
-        .map(|kv| (kv.key, value_to_model(kv.value).to_query_string()))
-        .collect();
-    let limit = match q.search_depth {
-        n if n <= 0 => DEFAULT_SEARCH_LIMIT,
-        n => n as usize,
-    };
-    Ok(TraceQuery {
-        service: non_empty(q.service_name),
-        operation: non_empty(q.operation_name),
-        attributes,
-        start_min_ns,
-        start_max_ns,
-        duration_min_ns: duration_ns(q.duration_min.as_ref()),
-        duration_max_ns: duration_ns(q.duration_max.as_ref()),
-        limit,
-    })
 }
 
 /// The trace IDs of a `GetTraces` request. The time hints are not needed (a trace lookup costs
@@ -53,24 +45,15 @@ pub fn trace_ids(params: &[GetTraceParams]) -> Result<Vec<TraceId>, Status> {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            TraceId::from_slice(&p.trace_id)
-                .map_err(|e| Status::invalid_argument(format!("query[{i}].trace_id: {e}")))
+            trace_id_from_bytes(&p.trace_id)
+                .map_err(|s| Status::invalid_argument(format!("query[{i}].{}", s.message())))
         })
         .collect()
 }
 
 /// `GetOperations.span_kind`: empty means every kind.
 pub fn span_kind(kind: &str) -> Result<Option<SpanKind>, Status> {
-    if kind.is_empty() {
-        return Ok(None);
-    }
-    SpanKind::from_jaeger_str(kind)
-        .map(Some)
-        .ok_or_else(|| Status::invalid_argument(format!("span_kind: unknown span kind {kind:?}")))
-}
-
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
+    span_kind_filter(kind)
 }
 
 /// A v2 `AnyValue` as the model's value (absent → empty).
@@ -101,6 +84,7 @@ fn value_to_model(v: Option<AnyValue>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::query::DEFAULT_SEARCH_LIMIT;
     use crate::proto::storage::v2::{ArrayValue, KeyValue as PbKeyValue};
     use crate::proto::time::{duration, timestamp, GO_ZERO_TIME_SECS};
 
@@ -145,14 +129,15 @@ mod tests {
             ..window()
         }))
         .expect("valid query");
+        // Sorted by key, as every gRPC search is.
         let want: Vec<(String, String)> = [
-            ("s", "x"),
-            ("i", "5"),
-            ("d", "1"),
+            ("a", "[1]"),
             ("b", "true"),
             ("bytes", "AAAwOQ=="),
-            ("a", "[1]"),
+            ("d", "1"),
             ("empty", ""),
+            ("i", "5"),
+            ("s", "x"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

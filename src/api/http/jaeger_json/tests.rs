@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::span::{KeyValue, Link, Scope, Status, StatusCode};
-use crate::model::SpanId;
 use crate::model::ServiceSummary;
+use crate::model::SpanId;
 
 const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
 const SPAN_A: u64 = 0x00f0_67aa_0ba9_02b7;

@@ -45,7 +45,10 @@ fn model_spans_from_otlp_get_jaegers_special_tags() {
         start_ns: START_NS,
         end_ns: START_NS + 5,
         attributes: vec![
-            KeyValue::new("list", Value::Array(vec![Value::Int(1), Value::Str("a".into())])),
+            KeyValue::new(
+                "list",
+                Value::Array(vec![Value::Int(1), Value::Str("a".into())]),
+            ),
             KeyValue::new("nothing", Value::Empty),
         ],
         ..Span::default()
