@@ -259,3 +259,52 @@ async fn health_reports_the_storage_services_serving() {
         assert_eq!(status, ServingStatus::Serving as i32, "{service}");
     }
 }
+
+/// `--span-storage.type=memory,grpc`: an all-in-one writes every span to its memory store and
+/// to the remote-storage server, and reads from the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_storage_types_write_to_all_and_read_from_the_first() {
+    let remote = Server::start();
+    let addr = remote.app.addrs.storage_grpc.unwrap();
+    let server = common::TestServer::start_with(StorageType::Memory, |c| {
+        c.span_storage.types =
+            tracehound::config::StorageTypes(vec![StorageType::Memory, StorageType::Grpc]);
+        c.grpc_storage.server = addr.to_string();
+    });
+    let now = now_ns();
+    server
+        .export(request(
+            "fanout-svc",
+            vec![span(0xfa, 1, "fan-op", now, 1_000)],
+        ))
+        .await;
+    // The remote server has it ...
+    let mut v2_reader = v2::trace_reader_client::TraceReaderClient::new(remote.channel().await);
+    let mut stream = v2_reader
+        .get_traces(v2::GetTracesRequest {
+            query: vec![v2::GetTraceParams {
+                trace_id: 0xfau128.to_be_bytes().to_vec(),
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        stream.message().await.unwrap().is_some(),
+        "not written to grpc"
+    );
+    // ... and so does the first store, which answers the reads: a span written to the remote
+    // server alone is not visible through the all-in-one.
+    let (st, _) = server.get_json("/api/traces/fa").await;
+    assert_eq!(st, 200);
+    let mut otlp = TraceServiceClient::new(remote.channel().await);
+    otlp.export(request(
+        "remote-only",
+        vec![span(0xfb, 1, "op", now, 1_000)],
+    ))
+    .await
+    .unwrap();
+    let (st, _) = server.get_json("/api/traces/fb").await;
+    assert_eq!(st, 404);
+}
