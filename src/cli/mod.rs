@@ -454,21 +454,34 @@ impl CommonArgs {
     }
 }
 
+impl CommonArgs {
+    /// A role's configuration: its defaults, the config file and the common flags, then the
+    /// role's own flags (`apply`) and `--admin.http.host-port`; validated.
+    fn load(
+        &self,
+        defaults: Config,
+        admin: &Option<HostPort>,
+        apply: impl FnOnce(&mut Config),
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = self.base_config(defaults)?;
+        apply(&mut cfg);
+        set(&mut cfg.admin.http.host_port, admin);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
 impl AllInOneArgs {
     /// Defaults, then the config file, then flags/environment; validated.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = self.common.base_config(Config::default())?;
-        self.storage.apply(&mut cfg);
-        self.collector.apply(&mut cfg);
-        self.sampling.apply(&mut cfg);
-        self.listeners.apply(&mut cfg);
-        self.query.apply(&mut cfg);
-        set(
-            &mut cfg.admin.http.host_port,
-            &self.admin.admin_http_host_port,
-        );
-        cfg.validate()?;
-        Ok(cfg)
+        let admin = &self.admin.admin_http_host_port;
+        self.common.load(Config::default(), admin, |cfg| {
+            self.storage.apply(cfg);
+            self.collector.apply(cfg);
+            self.sampling.apply(cfg);
+            self.listeners.apply(cfg);
+            self.query.apply(cfg);
+        })
     }
 }
 
@@ -476,50 +489,39 @@ impl CollectorRoleArgs {
     /// The defaults (admin :14269, as Jaeger's collector), then the config file, then
     /// flags/environment; validated.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = self.common.base_config(Config::default())?;
-        self.storage.apply(&mut cfg);
-        self.collector.apply(&mut cfg);
-        self.sampling.apply(&mut cfg);
-        set(
-            &mut cfg.admin.http.host_port,
-            &self.admin.admin_http_host_port,
-        );
-        cfg.validate()?;
-        Ok(cfg)
+        let admin = &self.admin.admin_http_host_port;
+        self.common.load(Config::default(), admin, |cfg| {
+            self.storage.apply(cfg);
+            self.collector.apply(cfg);
+            self.sampling.apply(cfg);
+        })
     }
 }
 
 impl QueryRoleArgs {
     /// The query service's defaults (admin :16687), then the config file, then flags.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = self.common.base_config(Config::query_defaults())?;
-        self.storage.apply(&mut cfg);
-        self.query.apply(&mut cfg);
-        set(
-            &mut cfg.admin.http.host_port,
-            &self.admin.admin_http_host_port,
-        );
-        cfg.validate()?;
-        Ok(cfg)
+        let admin = &self.admin.admin_http_host_port;
+        self.common.load(Config::query_defaults(), admin, |cfg| {
+            self.storage.apply(cfg);
+            self.query.apply(cfg);
+        })
     }
 }
 
 impl RemoteStorageArgs {
     /// The remote-storage defaults (admin :17270), then the config file, then flags.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = self.common.base_config(Config::remote_storage_defaults())?;
-        self.storage.apply(&mut cfg);
-        set(&mut cfg.grpc.host_port, &self.server.host_port);
-        set(
-            &mut cfg.grpc.max_message_size,
-            &self.server.max_message_size,
-        );
-        set(
-            &mut cfg.admin.http.host_port,
-            &self.admin.admin_http_host_port,
-        );
-        cfg.validate()?;
-        Ok(cfg)
+        let admin = &self.admin.admin_http_host_port;
+        self.common
+            .load(Config::remote_storage_defaults(), admin, |cfg| {
+                self.storage.apply(cfg);
+                set(&mut cfg.grpc.host_port, &self.server.host_port);
+                set(
+                    &mut cfg.grpc.max_message_size,
+                    &self.server.max_message_size,
+                );
+            })
     }
 }
 
@@ -527,17 +529,14 @@ impl AgentArgs {
     /// The agent's defaults (admin on :14271, as Jaeger's agent), then the config file, then
     /// flags/environment; validated. The agent needs at least one collector.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = self.common.base_config(Config::agent_defaults())?;
-        self.listeners.apply(&mut cfg);
-        let r = &mut cfg.reporter.grpc;
-        set(&mut r.host_port, &self.reporter.grpc_host_port);
-        set(&mut r.retry.max, &self.reporter.retry_max);
-        set(&mut cfg.agent.tags, &self.reporter.agent_tags);
-        set(
-            &mut cfg.admin.http.host_port,
-            &self.admin.admin_http_host_port,
-        );
-        cfg.validate()?;
+        let admin = &self.admin.admin_http_host_port;
+        let cfg = self.common.load(Config::agent_defaults(), admin, |cfg| {
+            self.listeners.apply(cfg);
+            let r = &mut cfg.reporter.grpc;
+            set(&mut r.host_port, &self.reporter.grpc_host_port);
+            set(&mut r.retry.max, &self.reporter.retry_max);
+            set(&mut cfg.agent.tags, &self.reporter.agent_tags);
+        })?;
         cfg.validate_agent()?;
         Ok(cfg)
     }
