@@ -58,7 +58,8 @@ impl ApiError {
     /// The classic `/api/*` error: Jaeger's envelope, written like Go's `http.Error`.
     pub fn classic_response(&self) -> HttpResponse {
         let body = error_envelope(self.status().as_u16(), &self.to_string());
-        self.text_plain(format!("{body}\n"))
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        self.text_plain(format!("{text}\n"))
     }
 
     /// The `/api/v3/*` error shape.

@@ -100,7 +100,9 @@ pub trait TraceStore: Send + Sync + 'static {
     fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError>;
 
     /// The matching traces, whole (including spans outside the window), in the order of
-    /// [`TraceStore::find_trace_ids`].
+    /// [`TraceStore::find_trace_ids`]. A time-partitioned store may load them from the
+    /// partitions of the window widened by an hour on each side only, as Jaeger's
+    /// Elasticsearch store does with its daily indices; conditions are checked on what it loaded.
     fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
         let ids = self.find_trace_ids(query)?;
         let mut out = Vec::with_capacity(ids.len());

@@ -404,6 +404,19 @@ impl RocksStore {
         Ok(())
     }
 
+    /// The spans of `id` stored in the given partitions, sorted by (start, span ID).
+    fn read_trace(&self, id: TraceId, starts: &[u64]) -> Result<Vec<Span>, StorageError> {
+        let mut spans = Vec::new();
+        for &start in starts {
+            // A partition dropped since the snapshot simply has nothing any more.
+            if let Some(cf) = self.spans_cf(start) {
+                self.read_trace_in(&cf, id, &mut spans)?;
+            }
+        }
+        spans.sort_by_key(|s| (s.start_ns, s.span_id));
+        Ok(spans)
+    }
+
     /// Drops one partition (index first, then spans: see `open`). The caller holds
     /// `segment_flush` and the partitions write lock, so no write or flush is using its families.
     fn drop_partition(&self, parts: &mut BTreeSet<u64>, start: u64) -> Result<(), StorageError> {
@@ -526,15 +539,7 @@ impl TraceStore for RocksStore {
 
     fn get_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
         let starts: Vec<u64> = self.partitions.read().iter().rev().copied().collect();
-        let mut spans = Vec::new();
-        for start in starts {
-            // A partition dropped since the snapshot simply has nothing any more.
-            if let Some(cf) = self.spans_cf(start) {
-                self.read_trace_in(&cf, id, &mut spans)?;
-            }
-        }
-        spans.sort_by_key(|s| (s.start_ns, s.span_id));
-        Ok(spans)
+        self.read_trace(id, &starts)
     }
 
     fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {

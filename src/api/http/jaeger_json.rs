@@ -5,16 +5,19 @@
 //! The trace conversion follows Jaeger's "OTLP → Jaeger model" translation followed by its UI
 //! conversion (jaeger-wire.md §b "UI trace JSON" and §g), so tag order, process numbering and
 //! value encodings match what the Jaeger UI gets from Jaeger itself. Tags, process, references
-//! and logs come from `ingest::jaeger::view`, which the api_v2 protobuf converter shares. Pure functions: no I/O, no
-//! HTTP types — the handlers serialize the returned `serde_json::Value`.
+//! and logs come from `ingest::jaeger::view`, which the api_v2 protobuf converter shares. Pure
+//! functions and `Serialize` views: no I/O, no HTTP types — the handlers serialize what is
+//! returned. Traces are serialized from the borrowed model without a JSON tree.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
-use serde_json::{json, Map, Value as Json};
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
 
-use crate::ingest::jaeger::view::{self, Reference, Tag, TagValue};
+use crate::ingest::jaeger::view::{self, Reference, TagValue};
 use crate::model::ids::TraceId;
 use crate::model::span::{double_string, Event, Resource, Span, SpanKind, Trace, Value};
 use crate::model::{Operation, TraceSummary};
@@ -27,142 +30,275 @@ pub const TRACE_NOT_FOUND: &str = "trace not found";
 /// Largest integer a JavaScript number holds exactly; larger int64 tags are sent as strings.
 const MAX_SAFE_INT: i64 = (1 << 53) - 1;
 
-/// One trace in the Jaeger UI shape: `{traceID, spans, processes, warnings}`. Spans keep the
-/// trace's order; processes are de-duplicated by (serviceName, tags) and numbered `p1…` in
-/// order of first appearance.
-pub fn trace_to_json(trace: &Trace) -> Json {
-    let mut processes = Processes::default();
-    let spans: Vec<Json> = trace
-        .spans
-        .iter()
-        .map(|span| {
-            let pid = processes.id_for(&span.resource);
-            span_to_json(span, &pid)
-        })
-        .collect();
-    let trace_id = trace.spans.first().map_or(trace.trace_id, |s| s.trace_id);
-    json!({
-        "traceID": trace_id.to_jaeger_hex(),
-        "spans": spans,
-        "processes": processes.into_json(),
-        "warnings": null,
-    })
+/// One trace in the Jaeger UI shape: `{traceID, spans, processes, warnings}`, serialized
+/// straight from the borrowed model (no intermediate JSON tree: search answers are hot). Spans
+/// keep the trace's order; processes are de-duplicated by (serviceName, tags) and numbered
+/// `p1…` in order of first appearance. Fields come in the order Jaeger's Go structs give them.
+pub struct UiTrace<'a> {
+    trace: &'a Trace,
+    /// Per span, the index of its process in `processes`.
+    process_of: Vec<usize>,
+    /// The distinct processes, in order of first appearance.
+    processes: Vec<&'a Resource>,
 }
 
-/// Process table of one trace. Looks each distinct `Arc<Resource>` up once.
-#[derive(Default)]
-struct Processes {
-    by_resource: HashMap<*const Resource, String>,
-    by_content: HashMap<String, String>,
-    list: Vec<(String, Json)>,
-}
-
-impl Processes {
-    fn id_for(&mut self, resource: &Arc<Resource>) -> String {
-        if let Some(id) = self.by_resource.get(&Arc::as_ptr(resource)) {
-            return id.clone();
+impl<'a> UiTrace<'a> {
+    pub fn new(trace: &'a Trace) -> Self {
+        // Looks each distinct `Arc<Resource>` up once; equal content (the process's JSON text,
+        // a canonical key for (serviceName, tags)) shares one process ID.
+        let mut by_ptr: HashMap<*const Resource, usize> = HashMap::new();
+        let mut by_content: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut processes = Vec::new();
+        let process_of = trace
+            .spans
+            .iter()
+            .map(|span| {
+                *by_ptr
+                    .entry(Arc::as_ptr(&span.resource))
+                    .or_insert_with(|| {
+                        let text =
+                            serde_json::to_vec(&ProcessJson(&span.resource)).unwrap_or_default();
+                        *by_content.entry(text).or_insert_with(|| {
+                            processes.push(&*span.resource);
+                            processes.len() - 1
+                        })
+                    })
+            })
+            .collect();
+        UiTrace {
+            trace,
+            process_of,
+            processes,
         }
-        let process = process_to_json(resource);
-        // serde_json's text of the process is a canonical key for (serviceName, tags).
-        let key = process.to_string();
-        let id = match self.by_content.get(&key) {
-            Some(id) => id.clone(),
-            None => {
-                let id = format!("p{}", self.list.len() + 1);
-                self.by_content.insert(key, id.clone());
-                self.list.push((id.clone(), process));
-                id
-            }
-        };
-        self.by_resource.insert(Arc::as_ptr(resource), id.clone());
-        id
     }
+}
 
-    fn into_json(self) -> Json {
-        Json::Object(self.list.into_iter().collect::<Map<String, Json>>())
+impl Serialize for UiTrace<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let trace_id = self
+            .trace
+            .spans
+            .first()
+            .map_or(self.trace.trace_id, |sp| sp.trace_id);
+        let mut st = s.serialize_struct("Trace", 4)?;
+        st.serialize_field("traceID", &trace_id.to_jaeger_hex())?;
+        st.serialize_field("spans", &SpansJson(self))?;
+        st.serialize_field("processes", &ProcessesJson(&self.processes))?;
+        st.serialize_field("warnings", &())?;
+        st.end()
+    }
+}
+
+struct SpansJson<'t, 'a>(&'t UiTrace<'a>);
+
+impl Serialize for SpansJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ui = self.0;
+        s.collect_seq(
+            ui.trace
+                .spans
+                .iter()
+                .zip(&ui.process_of)
+                .map(|(span, &p)| SpanJson { span, process: p }),
+        )
+    }
+}
+
+struct ProcessesJson<'t, 'a>(&'t [&'a Resource]);
+
+impl Serialize for ProcessesJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (i, r) in self.0.iter().enumerate() {
+            m.serialize_entry(&ProcessId(i), &ProcessJson(r))?;
+        }
+        m.end()
+    }
+}
+
+/// `p1`, `p2`, … for process index 0, 1, …
+struct ProcessId(usize);
+
+impl Serialize for ProcessId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("p{}", self.0 + 1))
     }
 }
 
 /// `{serviceName, tags}` (see [`view::process_service`] and [`view::process_tags`]).
-fn process_to_json(resource: &Resource) -> Json {
-    let tags: Vec<Json> = view::process_tags(resource)
-        .map(|kv| tag_json(&kv.key, &kv.value))
-        .collect();
-    json!({ "serviceName": view::process_service(resource), "tags": tags })
-}
+struct ProcessJson<'a>(&'a Resource);
 
-fn span_to_json(span: &Span, process_id: &str) -> Json {
-    let warnings = span.warnings();
-    json!({
-        "traceID": span.trace_id.to_jaeger_hex(),
-        "spanID": span.span_id.to_hex(),
-        "operationName": span.name,
-        "references": view::references(span).iter().map(reference_json).collect::<Vec<_>>(),
-        "startTime": span.start_ns / 1_000,
-        "duration": span.duration_ns() / 1_000,
-        "tags": view::span_tags(span).map(jaeger_tag_json).collect::<Vec<_>>(),
-        "logs": span.events.iter().map(log_json).collect::<Vec<_>>(),
-        "processID": process_id,
-        "warnings": if warnings.is_empty() { Json::Null } else { json!(warnings) },
-    })
-}
-
-/// One tag or log field of the Jaeger view.
-fn jaeger_tag_json((key, value): Tag<'_>) -> Json {
-    match value {
-        TagValue::Str(s) => json!({"key": key, "type": "string", "value": s}),
-        TagValue::Bool(b) => json!({"key": key, "type": "bool", "value": b}),
-        TagValue::Attr(v) => tag_json(key, v),
+impl Serialize for ProcessJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Process", 2)?;
+        st.serialize_field("serviceName", view::process_service(self.0))?;
+        st.serialize_field(
+            "tags",
+            &SeqJson(|| {
+                view::process_tags(self.0).map(|kv| TagJson(&kv.key, TagValue::Attr(&kv.value)))
+            }),
+        )?;
+        st.end()
     }
 }
 
-/// One `{key, type, value}`. int64 beyond ±(2^53−1) is a decimal string; binary is base64;
-/// arrays and maps are `string` tags holding Go-style JSON text; an empty value is "".
-pub fn tag_json(key: &str, value: &Value) -> Json {
-    let (ty, v) = match value {
-        Value::Empty => ("string", json!("")),
-        Value::Str(s) => ("string", json!(s)),
-        Value::Bool(b) => ("bool", json!(b)),
-        Value::Int(i) if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(i) => ("int64", json!(i)),
-        Value::Int(i) => ("int64", json!(i.to_string())),
-        // Go would fail the whole response on NaN/Inf; we send the Go text instead.
-        Value::Double(d) => (
-            "float64",
-            serde_json::Number::from_f64(*d).map_or_else(|| json!(double_string(*d)), Json::Number),
-        ),
-        Value::Bytes(b) => (
-            "binary",
-            json!(base64::engine::general_purpose::STANDARD.encode(b)),
-        ),
-        Value::Array(_) | Value::Map(_) => ("string", json!(go_json_text(value))),
-    };
-    json!({"key": key, "type": ty, "value": v})
+/// A JSON array of whatever the closure's iterator yields, serialized lazily.
+struct SeqJson<F>(F);
+
+impl<F, I> Serialize for SeqJson<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
 }
 
-fn reference_json(r: &Reference) -> Json {
-    json!({
-        "refType": r.ref_type.as_str(),
-        "traceID": r.trace_id.to_jaeger_hex(),
-        "spanID": r.span_id.to_hex(),
-    })
+struct SpanJson<'a> {
+    span: &'a Span,
+    process: usize,
+}
+
+impl Serialize for SpanJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let span = self.span;
+        let warnings = span.warnings();
+        let mut st = s.serialize_struct("Span", 10)?;
+        st.serialize_field("traceID", &span.trace_id.to_jaeger_hex())?;
+        st.serialize_field("spanID", &span.span_id.to_hex())?;
+        st.serialize_field("operationName", &span.name)?;
+        st.serialize_field(
+            "references",
+            &SeqJson(|| view::references(span).into_iter().map(ReferenceJson)),
+        )?;
+        st.serialize_field("startTime", &(span.start_ns / 1_000))?;
+        st.serialize_field("duration", &(span.duration_ns() / 1_000))?;
+        st.serialize_field(
+            "tags",
+            &SeqJson(|| view::span_tags(span).map(|(k, v)| TagJson(k, v))),
+        )?;
+        st.serialize_field("logs", &SeqJson(|| span.events.iter().map(LogJson)))?;
+        st.serialize_field("processID", &ProcessId(self.process))?;
+        st.serialize_field("warnings", &(!warnings.is_empty()).then_some(&warnings))?;
+        st.end()
+    }
+}
+
+/// One `{key, type, value}` tag or log field. int64 beyond ±(2^53−1) is a decimal string;
+/// binary is base64; arrays and maps are `string` tags holding Go-style JSON text; an empty
+/// value is "".
+pub struct TagJson<'a>(pub &'a str, pub TagValue<'a>);
+
+impl Serialize for TagJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("KeyValue", 3)?;
+        st.serialize_field("key", self.0)?;
+        match self.1 {
+            TagValue::Str(v) => {
+                st.serialize_field("type", "string")?;
+                st.serialize_field("value", v)?;
+            }
+            TagValue::Bool(b) => {
+                st.serialize_field("type", "bool")?;
+                st.serialize_field("value", &b)?;
+            }
+            TagValue::Attr(value) => match value {
+                Value::Empty => {
+                    st.serialize_field("type", "string")?;
+                    st.serialize_field("value", "")?;
+                }
+                Value::Str(v) => {
+                    st.serialize_field("type", "string")?;
+                    st.serialize_field("value", v)?;
+                }
+                Value::Bool(b) => {
+                    st.serialize_field("type", "bool")?;
+                    st.serialize_field("value", b)?;
+                }
+                Value::Int(i) => {
+                    st.serialize_field("type", "int64")?;
+                    if (-MAX_SAFE_INT..=MAX_SAFE_INT).contains(i) {
+                        st.serialize_field("value", i)?;
+                    } else {
+                        st.serialize_field("value", &i.to_string())?;
+                    }
+                }
+                Value::Double(d) => {
+                    st.serialize_field("type", "float64")?;
+                    // Go would fail the whole response on NaN/Inf; we send the Go text instead.
+                    if d.is_finite() {
+                        st.serialize_field("value", d)?;
+                    } else {
+                        st.serialize_field("value", &double_string(*d))?;
+                    }
+                }
+                Value::Bytes(b) => {
+                    st.serialize_field("type", "binary")?;
+                    st.serialize_field(
+                        "value",
+                        &base64::engine::general_purpose::STANDARD.encode(b),
+                    )?;
+                }
+                Value::Array(_) | Value::Map(_) => {
+                    st.serialize_field("type", "string")?;
+                    st.serialize_field("value", &go_json_text(value))?;
+                }
+            },
+        }
+        st.end()
+    }
+}
+
+struct ReferenceJson(Reference);
+
+impl Serialize for ReferenceJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = &self.0;
+        let mut st = s.serialize_struct("Reference", 3)?;
+        st.serialize_field("refType", r.ref_type.as_str())?;
+        st.serialize_field("traceID", &r.trace_id.to_jaeger_hex())?;
+        st.serialize_field("spanID", &r.span_id.to_hex())?;
+        st.end()
+    }
 }
 
 /// `{timestamp, fields}` (see [`view::log_fields`]).
-fn log_json(event: &Event) -> Json {
-    let fields: Vec<Json> = view::log_fields(event).map(jaeger_tag_json).collect();
-    json!({"timestamp": event.time_ns / 1_000, "fields": fields})
+struct LogJson<'a>(&'a Event);
+
+impl Serialize for LogJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Log", 2)?;
+        st.serialize_field("timestamp", &(self.0.time_ns / 1_000))?;
+        st.serialize_field(
+            "fields",
+            &SeqJson(|| view::log_fields(self.0).map(|(k, v)| TagJson(k, v))),
+        )?;
+        st.end()
+    }
 }
 
-/// The classic API envelope: `{"data","total","limit":0,"offset":0,"errors"}`; `errors: null`
-/// when `None`.
-pub fn envelope(data: Json, total: usize, errors: Option<Vec<Json>>) -> Json {
-    json!({
-        "data": data,
-        "total": total,
-        "limit": 0,
-        "offset": 0,
-        "errors": errors,
-    })
+/// The classic API envelope, `{"data","total","limit":0,"offset":0,"errors"}` in Jaeger's field
+/// order, serialized without a JSON tree around its (borrowed) data.
+#[derive(Serialize)]
+pub struct Envelope<D: Serialize> {
+    data: D,
+    total: usize,
+    limit: usize,
+    offset: usize,
+    errors: Option<Vec<Json>>,
+}
+
+/// The classic API envelope; `errors: null` when `None`.
+pub fn envelope<D: Serialize>(data: D, total: usize, errors: Option<Vec<Json>>) -> Envelope<D> {
+    Envelope {
+        data,
+        total,
+        limit: 0,
+        offset: 0,
+        errors,
+    }
 }
 
 /// One `errors[]` item `{code, msg}`; `code` is omitted when 0, as Jaeger does.
@@ -175,8 +311,8 @@ pub fn error_item(code: u16, msg: &str) -> Json {
 }
 
 /// The body of a classic API error: `data: null` and one error.
-pub fn error_envelope(code: u16, msg: &str) -> Json {
-    envelope(Json::Null, 0, Some(vec![error_item(code, msg)]))
+pub fn error_envelope(code: u16, msg: &str) -> Envelope<()> {
+    envelope((), 0, Some(vec![error_item(code, msg)]))
 }
 
 /// The `errors[]` item for a trace ID that `/api/traces?traceID=…` could not find:

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::jaeger_json::{
-    envelope, operations_json, operations_v3_json, summaries_json, trace_not_found_item,
-    trace_to_json,
+    envelope, operations_json, operations_v3_json, summaries_json, trace_not_found_item, UiTrace,
 };
 use super::params::{
     parse_classic_get_trace, parse_classic_search, parse_operations_params, parse_trace_id_path,
@@ -76,21 +76,22 @@ fn pretty(req: &HttpRequest) -> bool {
         .any(|(k, v)| k == "prettyPrint" && v != "false")
 }
 
-fn json_response(body: &Json, pretty: bool) -> HttpResponse {
-    let text = if pretty {
-        let mut buf = Vec::new();
+/// Serializes `body` straight into the response buffer (indented by four spaces when `pretty`).
+fn json_response(body: &impl Serialize, pretty: bool) -> HttpResponse {
+    let mut buf = Vec::with_capacity(4096);
+    let written = if pretty {
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        match serde::Serialize::serialize(body, &mut ser) {
-            Ok(()) => buf,
-            Err(_) => body.to_string().into_bytes(),
-        }
+        body.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, fmt))
     } else {
-        body.to_string().into_bytes()
+        body.serialize(&mut serde_json::Serializer::new(&mut buf))
     };
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(text)
+    match written {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(buf),
+        // Only a serializer bug gets here: our bodies have no map with non-string keys.
+        Err(e) => ApiError::Internal(format!("encoding the response: {e}")).classic_response(),
+    }
 }
 
 fn classic(result: Result<HttpResponse, ApiError>) -> HttpResponse {
@@ -157,19 +158,17 @@ async fn search(state: web::Data<QueryState>, req: HttpRequest) -> HttpResponse 
                 let mut errors = Vec::new();
                 for id in search.trace_ids {
                     match state.reader.trace(id, raw).await? {
-                        Some(t) => data.push(trace_to_json(&t)),
+                        Some(t) => data.push(t),
                         None => errors.push(trace_not_found_item(&id)),
                     }
                 }
                 let errors = (!errors.is_empty()).then_some(errors);
-                return Ok(json_response(
-                    &envelope(json!(data), 0, errors),
-                    pretty(&req),
-                ));
+                let data: Vec<UiTrace> = data.iter().map(UiTrace::new).collect();
+                return Ok(json_response(&envelope(data, 0, errors), pretty(&req)));
             }
             let traces = state.reader.find_traces(search.query, raw).await?;
-            let data: Vec<Json> = traces.iter().map(trace_to_json).collect();
-            Ok(json_response(&envelope(json!(data), 0, None), pretty(&req)))
+            let data: Vec<UiTrace> = traces.iter().map(UiTrace::new).collect();
+            Ok(json_response(&envelope(data, 0, None), pretty(&req)))
         })
         .await,
     )
@@ -190,7 +189,7 @@ async fn trace_by_id(
                 .await?
                 .ok_or_else(|| ApiError::NotFound("trace not found".into()))?;
             Ok(json_response(
-                &envelope(json!([trace_to_json(&trace)]), 0, None),
+                &envelope([UiTrace::new(&trace)], 0, None),
                 pretty(&req),
             ))
         })

@@ -7,7 +7,8 @@
 //! sources are merged with a heap in (minute, trace) order; within one minute candidates are
 //! verified newest `max_start` first with [`trace_matches`] on the whole trace, and the search
 //! stops as soon as `limit` traces matched. Every iterator is bounded by the prefix and the
-//! window's minutes; nothing is scanned.
+//! window's minutes; nothing is scanned. Candidates are loaded from the partitions of the window
+//! widened by [`RESULT_SLACK_NS`], not from every partition.
 //!
 //! The tag driver reads a term from two places, merged into the same (minute, trace) order: the
 //! open segment's postings (copied first, so a posting a concurrent flush moves to RocksDB is
@@ -28,7 +29,7 @@ use crate::model::span::SERVICE_NAME;
 use crate::model::{SpanKind, Trace, TraceId, TraceQuery};
 use crate::storage::codec::{self, Posting};
 use crate::storage::keys::{self, IndexKey};
-use crate::storage::{StorageError, TraceStore};
+use crate::storage::StorageError;
 
 /// Query keys that `span_matches` answers by special rules, so the tag index cannot drive them.
 const SPECIAL_KEYS: [&str; 6] = [
@@ -190,9 +191,17 @@ struct Candidate {
     max_start_ns: u64,
 }
 
+/// How far outside the query window a found trace's spans are still loaded: search answers
+/// read the partitions of the window widened by this much on each side, as Jaeger's
+/// Elasticsearch reader reads the daily indices of the window ± 1 h. (A trace by ID reads every
+/// partition.) Probing only these instead of every live partition is most of a search's cost.
+const RESULT_SLACK_NS: u64 = 3_600 * 1_000_000_000;
+
 struct Search<'s> {
     store: &'s RocksStore,
     q: &'s TraceQuery,
+    /// The partitions found traces are loaded from, newest first.
+    result_partitions: Vec<u64>,
     seen: HashSet<TraceId>,
     /// Entries of the window's edge minutes whose recorded start range misses the window. A
     /// later write of the same key (same trace, service, minute) overwrites the range, so they
@@ -212,6 +221,10 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
     let mut search = Search {
         store,
         q,
+        result_partitions: store.partitions_overlapping(
+            q.start_min_ns.saturating_sub(RESULT_SLACK_NS),
+            q.start_max_ns.saturating_add(RESULT_SLACK_NS),
+        ),
         seen: HashSet::new(),
         deferred: Vec::new(),
         results: Vec::new(),
@@ -450,7 +463,7 @@ impl Search<'_> {
         if !self.seen.insert(id) {
             return Ok(false);
         }
-        let spans = match self.store.get_trace(id) {
+        let spans = match self.store.read_trace(id, &self.result_partitions) {
             Ok(spans) => spans,
             Err(StorageError::Corrupt { what, detail }) => {
                 // One unreadable trace must not fail every search that meets it.

@@ -272,6 +272,44 @@ fn a_trace_across_two_partitions_is_returned_whole() {
 }
 
 #[test]
+fn search_answers_hold_the_spans_of_the_window_partitions_widened_by_an_hour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    // One trace in three daily partitions: the day before T0 (59 minutes before the window),
+    // T0's day (the window) and two days later.
+    write(
+        &store,
+        vec![
+            span(1, 1, "web", "op", T0 - 59 * MIN, SEC),
+            span(1, 2, "web", "op", T0 + 10 * MIN, SEC),
+            span(1, 3, "web", "late", T0 + 2 * DAY, SEC),
+        ],
+    );
+    assert_eq!(store.stats().partitions, 3);
+    let mut q = query(Some("web"));
+    q.start_min_ns = T0 + 5 * MIN;
+    q.start_max_ns = T0 + 15 * MIN;
+    let traces = store.find_traces(&q).expect("searches");
+    assert_eq!(traces.len(), 1);
+    let spans: Vec<u64> = traces[0].spans.iter().map(|s| s.span_id.as_u64()).collect();
+    assert_eq!(
+        spans,
+        [1, 2],
+        "the span two days later is outside window ± 1 h"
+    );
+    // Conditions are checked on the loaded spans: `late` is not seen from this window.
+    q.operation = Some("late".into());
+    assert_eq!(found(&store, &q), Vec::<u128>::new());
+    // A window reaching the last day's partition sees all of it, and a trace by ID is whole.
+    q.start_max_ns = T0 + 2 * DAY + MIN;
+    assert_eq!(found(&store, &q), [1]);
+    assert_eq!(
+        store.get_trace(TraceId::from_u128(1)).expect("reads").len(),
+        3
+    );
+}
+
+#[test]
 fn later_writes_of_the_same_key_do_not_hide_earlier_spans() {
     // Same trace, service and minute in two writes: the second overwrites the index value.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,6 +5,19 @@ use crate::model::span::{KeyValue, Link, Scope, Status, StatusCode};
 use crate::model::ServiceSummary;
 use crate::model::SpanId;
 
+/// The UI JSON of a trace as a tree, to compare with hand-written expectations.
+fn trace_to_json(t: &Trace) -> Json {
+    serde_json::to_value(UiTrace::new(t)).expect("serializes")
+}
+
+fn tag_json(key: &str, value: &Value) -> Json {
+    serde_json::to_value(TagJson(key, TagValue::Attr(value))).expect("serializes")
+}
+
+fn to_json(body: impl Serialize) -> Json {
+    serde_json::to_value(body).expect("serializes")
+}
+
 const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
 const SPAN_A: u64 = 0x00f0_67aa_0ba9_02b7;
 const SPAN_B: u64 = 0x5399_5c3f_42cd_8ad8;
@@ -238,6 +251,35 @@ fn trace_converts_to_the_ui_shape() {
 }
 
 #[test]
+fn fields_come_in_the_order_of_jaegers_structs() {
+    let text = serde_json::to_string(&envelope([UiTrace::new(&sample_trace())], 0, None))
+        .expect("serializes");
+    let position = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
+    let in_order = |fields: &[&str]| {
+        let at: Vec<usize> = fields.iter().map(|f| position(f)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{fields:?} in {text}");
+    };
+    in_order(&[
+        "{\"data\":[{\"traceID\":",
+        "\"total\":0,\"limit\":0,\"offset\":0,\"errors\":null}",
+    ]);
+    in_order(&[
+        "\"spans\":[{\"traceID\":",
+        "\"spanID\":",
+        "\"operationName\":",
+        "\"references\":",
+        "\"startTime\":",
+        "\"duration\":",
+        "\"tags\":[{\"key\":",
+        "\"logs\":",
+        "\"processID\":\"p1\",\"warnings\":",
+        "\"processes\":{\"p1\":{\"serviceName\":\"frontend\",\"tags\":",
+        "\"p2\":{\"serviceName\":\"cartdb\",\"tags\":[]}},\"warnings\":null}]",
+    ]);
+    assert!(text.contains(r#"{"key":"host.name","type":"string","value":"web-1"}"#));
+}
+
+#[test]
 fn parent_reference_comes_first_even_without_links() {
     let mut t = sample_trace();
     t.spans[1].links.clear();
@@ -312,11 +354,11 @@ fn odd_values_still_produce_valid_tags() {
 #[test]
 fn envelopes() {
     assert_eq!(
-        envelope(json!(["a", "b"]), 2, None),
+        to_json(envelope(["a", "b"], 2, None)),
         json!({"data": ["a", "b"], "total": 2, "limit": 0, "offset": 0, "errors": null})
     );
     assert_eq!(
-        error_envelope(400, "parameter 'service' is required"),
+        to_json(error_envelope(400, "parameter 'service' is required")),
         json!({"data": null, "total": 0, "limit": 0, "offset": 0,
                "errors": [{"code": 400, "msg": "parameter 'service' is required"}]})
     );
