@@ -39,10 +39,11 @@
 //!   first by their newest minute; a segment also holds older minutes, so a search scans from the
 //!   term prefix down to the window's oldest minute and filters the postings.
 //! - `L` rows make the open segment crash safe: every write puts one in each partition it touches,
-//!   in the same `WriteBatch` as its spans. A flush writes its `T` keys and a `delete_range` of the
-//!   `L` rows below the lowest write still in flight in one `WriteBatch`, so after a crash the `L`
-//!   rows name (at least) every write whose postings were only in memory; `open` re-reads their
-//!   chunks and rebuilds the open segment. A posting may so be flushed twice; search dedupes.
+//!   in the same `WriteBatch` as its spans. A flush first ingests its `T` keys (one SST file per
+//!   partition), then deletes the `L` rows below the lowest write still in flight, so after a
+//!   crash the `L` rows name (at least) every write whose postings were only in memory; `open`
+//!   re-reads their chunks and rebuilds the open segment. A posting may so be flushed twice;
+//!   search dedupes.
 //! - `T` postings cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`

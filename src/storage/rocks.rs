@@ -6,9 +6,10 @@
 //! contract on top of them. The key layout is documented in [`super::keys`], the value encoding
 //! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`,
 //! the in-memory open tag segments in `rocks/segment.rs`. Tag postings are searchable from the
-//! open segment as soon as their write is durable, flushed as one `T` key per term when the open
-//! segments exceed [`RocksOptions::segment_max_postings`] or at [`TraceStore::flush`], and
-//! rebuilt from the write log at `open` after a crash.
+//! open segment as soon as their write is durable, flushed as one `T` key per term (an SST file
+//! per partition, ingested past the memtable and the WAL) when the open segments exceed
+//! [`RocksOptions::segment_max_postings`] or at [`TraceStore::flush`], and rebuilt from the
+//! write log at `open` after a crash.
 //!
 //! Every method blocks: callers run it on blocking threads, never on an async executor or an
 //! arbiter thread. It must never delete data key by key (retention drops column families), never
@@ -31,8 +32,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
-    FlushOptions, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBatch,
-    WriteBufferManager, WriteOptions,
+    FlushOptions, IngestExternalFileOptions, MultiThreaded, Options, ReadOptions, SliceTransform,
+    SstFileWriter, WriteBatch, WriteBufferManager, WriteOptions,
 };
 
 use segment::{FlushJob, OpenSegments};
@@ -94,6 +95,10 @@ pub struct RocksStore {
     segment_flush: Mutex<u64>,
 }
 
+/// Where segment SST files are written before their ingestion moves them into the database
+/// (under the database directory, so on the same file system); emptied at open.
+const INGEST_DIR: &str = "ingest";
+
 /// Largest memtable of one column family; the write-buffer manager bounds the sum.
 const MAX_CF_WRITE_BUFFER_BYTES: usize = 64 << 20;
 
@@ -109,6 +114,16 @@ impl RocksStore {
             path: path.display().to_string(),
             source,
         })?;
+        // Segment files of a flush that a crash interrupted; their postings are in the write log.
+        match std::fs::remove_dir_all(path.join(INGEST_DIR)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::Io {
+                    path: path.join(INGEST_DIR).display().to_string(),
+                    source: e,
+                })
+            }
+            _ => {}
+        }
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let db_opts = db_options(&opts);
         let existing = if path.join("CURRENT").exists() {
@@ -186,10 +201,13 @@ impl RocksStore {
         }
     }
 
-    /// Writes the open tag segments as `T` keys, with the range delete of the write-log rows
-    /// they cover, in one `WriteBatch`. Unless `force`, only when they are over the threshold
-    /// (another writer may have flushed meanwhile). Blocks: called by the writer that crossed
-    /// the threshold and by `flush`; other writers keep appending to fresh open segments.
+    /// Writes the open tag segments as `T` keys, one SST file per partition ingested into its
+    /// index family (the keys come sorted, so they skip the memtable and the WAL), then deletes
+    /// the write-log rows they cover and records the segment seq in one `WriteBatch`. A crash
+    /// in between keeps the rows: their replay rewrites the same postings, which search merges.
+    /// Unless `force`, only when the segments are over the threshold (another writer may have
+    /// flushed meanwhile). Blocks: called by the writer that crossed the threshold and by
+    /// `flush`; other writers keep appending to fresh open segments.
     fn flush_segments(&self, force: bool) -> Result<(), StorageError> {
         let mut last_seq = self.segment_flush.lock();
         if !force && self.segments.read().open_postings() <= self.opts.segment_max_postings {
@@ -215,15 +233,15 @@ impl RocksStore {
         job: &FlushJob,
         seq: u64,
     ) -> Result<(), StorageError> {
-        let mut wb = WriteBatch::default();
         for (start, runs) in &job.runs {
             if !parts.contains(start) {
                 continue;
             }
             if let Some(cf) = self.index_cf(*start) {
-                segment::merge_runs(runs, seq, |k, v| wb.put_cf(&cf, k, v));
+                self.ingest_segment(&cf, *start, runs, seq)?;
             }
         }
+        let mut wb = WriteBatch::default();
         let (from, to) = keys::write_log_range_below(job.log_below);
         for start in &job.log_partitions {
             if let (true, Some(cf)) = (parts.contains(start), self.index_cf(*start)) {
@@ -235,6 +253,42 @@ impl RocksStore {
         wo.set_sync(self.opts.sync_writes);
         self.db.write_opt(wb, &wo)?;
         Ok(())
+    }
+
+    /// Merges one partition's runs into an SST file of `T` keys and ingests it.
+    fn ingest_segment(
+        &self,
+        cf: &Arc<BoundColumnFamily<'_>>,
+        start: u64,
+        runs: &[Arc<segment::Run>],
+        seq: u64,
+    ) -> Result<(), StorageError> {
+        let dir = self.path.join(INGEST_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let file = dir.join(format!("segment-{seq}-{start}.sst"));
+        let cf_opts = index_cf_options(&self.opts, &self.cache);
+        let mut writer = SstFileWriter::create(&cf_opts);
+        let mut ingested = writer.open(&file);
+        let mut keys = 0usize;
+        segment::merge_runs(runs, seq, |k, v| {
+            if ingested.is_ok() {
+                ingested = writer.put(k, v);
+                keys += 1;
+            }
+        });
+        if keys > 0 {
+            ingested = ingested.and_then(|()| writer.finish()).and_then(|()| {
+                let mut io = IngestExternalFileOptions::default();
+                io.set_move_files(true);
+                self.db.ingest_external_file_cf_opts(cf, &io, vec![&file])
+            });
+        }
+        // Moved into the database when ingested; what a failure left is removed here.
+        let _ = std::fs::remove_file(&file);
+        Ok(ingested?)
     }
 
     /// The directory of the database.

@@ -5,7 +5,7 @@
 //! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
 //! the runs into one `T` key per term at flush time. The store guards it with one `RwLock`: a
 //! write holds it only to take a seq and to push its runs, a search only to copy the postings of
-//! its term. Runs being flushed stay searchable here until their `WriteBatch` committed, so a
+//! its term. Runs being flushed stay searchable here until their flush committed, so a
 //! search never misses a posting in between. Must never do I/O and never build keys itself.
 
 use std::cmp::Reverse;

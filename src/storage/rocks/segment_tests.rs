@@ -327,6 +327,48 @@ fn a_crash_before_the_flush_loses_no_searchability() {
 }
 
 #[test]
+fn a_crash_between_ingesting_a_segment_and_deleting_its_write_log_finds_each_trace_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path(), 1_000_000);
+        write(
+            &store,
+            vec![tagged(1, T0, "red"), tagged(2, T0 + MIN, "red")],
+        );
+        // The first half of a flush: the segment file is ingested, the write log is not
+        // deleted and the segment seq not recorded (the process dies here).
+        let job = store.segments.write().begin_flush().expect("work");
+        let (start, runs) = &job.runs[0];
+        let cf = store.index_cf(*start).expect("partition");
+        store.ingest_segment(&cf, *start, runs, 1).expect("ingests");
+        assert_eq!(segments_of(&store, DAY0, "red"), vec![1]);
+        // A leftover of an interrupted segment file is removed at open.
+        std::fs::write(
+            dir.path().join(INGEST_DIR).join("segment-9-9.sst"),
+            b"partial",
+        )
+        .expect("writes");
+    }
+    let store = open(dir.path(), 1_000_000);
+    assert!(!dir.path().join(INGEST_DIR).exists());
+    assert!(store.segments.read().open_postings() > 0, "replayed");
+    assert_eq!(by_tag(&store, Some("web"), "red", 10), vec![2, 1]);
+    store.flush().expect("flushes");
+    assert_eq!(rows(&store, DAY0, keys::TAG_WRITE_LOG), 0);
+    assert_eq!(by_tag(&store, Some("web"), "red", 10), vec![2, 1]);
+    write(&store, vec![tagged(3, T0 + 2 * MIN, "red")]);
+    store.flush().expect("flushes");
+    assert_eq!(by_tag(&store, Some("web"), "red", 10), vec![3, 2, 1]);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(INGEST_DIR))
+            .expect("ingest dir")
+            .count(),
+        0,
+        "ingested files are moved into the database"
+    );
+}
+
+#[test]
 fn closing_without_flush_replays_the_write_log_at_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
