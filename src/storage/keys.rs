@@ -15,14 +15,15 @@
 //! |---|---|---|
 //! | `default` | `format_version` | u32 BE ([`FORMAT_VERSION`]) |
 //! | `default` | `partition_width_secs` | u64 BE; recorded at creation, wins over the configuration |
+//! | `default` | `segment_seq` | u64 BE: the seq of the last flushed segment |
 //! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
-//! | `index.<start 12 digits>` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
-//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ trace_id(16) | start range |
-//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
-//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ str(value) ‖ rev_minute(4) ‖ segment_seq(8 BE) | tag segment: the postings of one term from one flush (`codec::encode_segment`) |
-//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ trace_id(16) | start range |
-//! | `index.…` | `L` ‖ write_seq(8 BE) | write log: (trace_id, chunk_id) of the chunks one write put in this partition (`codec::encode_write_log`) |
-//! | `default` | `segment_seq` | u64 BE: the seq of the last flushed tag segment |
+//! | `index.<start 12 digits>` | `A` ‖ write_seq(8 BE) | write log: (trace_id, chunk_id) of the chunks one write put in this partition (`codec::encode_write_log`) |
+//! | `index.…` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
+//! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
+//! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
+//! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment: one sub-term per value, str(value) |
+//! | `index.…` | `X` ‖ segment_seq(8 BE) ‖ block(4 BE) | trace table block of one flush (`codec::encode_trace_block`) |
 //!
 //! - `str(s)`: order-preserving, prefix-free string encoding: every 0x00 byte becomes 0x00 0xFF
 //!   and the string ends with 0x00 0x01. No two different string tuples give the same bytes, byte
@@ -31,27 +32,37 @@
 //! - `rev_minute` = `u32::MAX - start_ns / 60e9`, big-endian: forward iteration is newest first.
 //! - `kind` = [`SpanKind`] as u8 (the OTLP number); `dur_bucket` = 64 − leading_zeros(duration_ns)
 //!   (0 for a zero duration), so bucket *b* ≥ 1 holds durations in [2^(b−1), 2^b − 1].
-//! - `T` rows are **segments**, not one row per posting: the write path collects the tag postings
-//!   (service, key, value, minute, trace, start range) of every write in an in-memory open segment
-//!   per partition (`rocks/segment.rs`); a flush writes each term of it as one key whose
-//!   `rev_minute` is the newest minute of its postings and whose `segment_seq` (unique per flush,
-//!   persisted under `segment_seq`) keeps flushes apart. A term's segments therefore sort newest
-//!   first by their newest minute; a segment also holds older minutes, so a search scans from the
-//!   term prefix down to the window's oldest minute and filters the postings.
-//! - `L` rows make the open segment crash safe: every write puts one in each partition it touches,
-//!   in the same `WriteBatch` as its spans. A flush first ingests its `T` keys (one SST file per
-//!   partition), then deletes the `L` rows below the lowest write still in flight, so after a
-//!   crash the `L` rows name (at least) every write whose postings were only in memory; `open`
-//!   re-reads their chunks and rebuilds the open segment. A posting may so be flushed twice;
-//!   search dedupes.
+//! - **Terms and groups.** A term is what a search looks up: a service (`S` ‖ str(service)), an
+//!   (operation, kind), a duration bucket, or a tag (`T` ‖ str(service) ‖ str(key) ‖
+//!   str(value)). Its **group** is the key prefix its postings are stored under: the term itself,
+//!   except for tags, whose group stops before the value ([`term_group_len`]); the rest of the
+//!   term is its sub-term (empty for `S`/`O`/`D`). One group key holds every value of one
+//!   attribute key, so the ~11 values a flush sees of each of the workload's million tag terms
+//!   do not each pay for a key of their own.
+//! - **Segments.** The write path collects the postings (term, minute, trace, start range) of
+//!   every write in an in-memory open segment per partition (`rocks/segment.rs`). A flush writes,
+//!   per partition, one SST file that is ingested past the memtable: a **trace table** (`X`
+//!   rows: the flush's distinct (minute, trace) pairs, newest minute first, then by trace ID, in
+//!   blocks of [`TRACE_BLOCK`]; an entry's index is its **ordinal**, and its start range spans
+//!   every span of that trace in that minute of the flush) and one key per group whose value
+//!   lists each sub-term with the sorted ordinals of its postings (`codec::SegmentWriter`). The
+//!   key's `rev_minute` is the group's newest minute and `segment_seq` (unique per flush,
+//!   persisted under `segment_seq`) keeps flushes apart. A group's segments therefore sort
+//!   newest first by their newest minute; a segment also holds older minutes (its value starts
+//!   with its oldest), so a search scans from the group prefix down to the window's oldest
+//!   minute, skips segments older than the window by their header, and resolves ordinals to
+//!   (minute, trace) through the table.
+//! - `A` rows make the open segment crash safe: every write puts one in each partition it
+//!   touches, in the same `WriteBatch` as its spans. A flush first ingests its segment file,
+//!   then deletes the `A` rows below the lowest write still in flight, so after a crash the `A`
+//!   rows name (at least) every write whose postings were only in memory; `open` re-reads their
+//!   chunks and rebuilds the open segment. A posting may so be flushed twice; search dedupes.
+//!   `A` and `C` (the only keys that go through the memtable) sort outside `D`…`X`, so an
+//!   ingested segment file never overlaps the memtable and never forces it to flush.
 //! - `T` postings cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
-//!   row) are not indexed and must never drive a search.
-//! - start range: the earliest and latest start of the spans of that trace in that write that
-//!   produced the key, as varint microseconds into the key's minute (see
-//!   `codec::encode_index_value`). One key per distinct index key per write. Tag postings carry
-//!   the same range, as microseconds into their own minute.
+//!   term) are not indexed and must never drive a search.
 //! - chunk_id = FNV-1a 64 of the encoded chunk: an identical retry overwrites itself.
 
 use std::fmt;
@@ -62,12 +73,12 @@ use super::StorageError;
 use crate::model::{SpanKind, TraceId};
 
 /// On-disk format of this build. Bump on any incompatible change of keys or values.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// `default` CF key holding the partition width the data was written with (u64 BE seconds).
 pub const PARTITION_WIDTH_KEY: &[u8] = b"partition_width_secs";
-/// `default` CF key holding the seq of the last flushed tag segment (u64 big-endian).
+/// `default` CF key holding the seq of the last flushed segment (u64 big-endian).
 pub const SEGMENT_SEQ_KEY: &[u8] = b"segment_seq";
 
 const SPANS_CF_PREFIX: &str = "spans.";
@@ -86,11 +97,16 @@ pub const TAG_SERVICE: u8 = b'S';
 pub const TAG_OPERATION: u8 = b'O';
 pub const TAG_ATTRIBUTE: u8 = b'T';
 pub const TAG_DURATION: u8 = b'D';
-pub const TAG_WRITE_LOG: u8 = b'L';
-/// Bytes of a write-log key: `L` ‖ seq(8 BE).
+pub const TAG_WRITE_LOG: u8 = b'A';
+pub const TAG_TRACE_TABLE: u8 = b'X';
+/// Bytes of a write-log key: `A` ‖ seq(8 BE).
 pub const WRITE_LOG_KEY_LEN: usize = 9;
-/// Bytes after a tag prefix in a segment key: rev_minute(4) ‖ segment_seq(8).
+/// Bytes after a group in a segment key: rev_minute(4) ‖ segment_seq(8).
 pub const SEGMENT_SUFFIX_LEN: usize = 4 + 8;
+/// Bytes of a trace-table key: `X` ‖ segment_seq(8 BE) ‖ block(4 BE).
+pub const TRACE_TABLE_KEY_LEN: usize = 13;
+/// Entries per trace-table block: ordinal `o` lives in block `o / TRACE_BLOCK`.
+pub const TRACE_BLOCK: u32 = 128;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SEC;
@@ -332,6 +348,42 @@ pub fn tag_prefix(out: &mut Vec<u8>, service: &str, key: &str, value: &str) {
     push_str(out, value);
 }
 
+/// `T` ‖ str(service) ‖ str(key): the group of the tag terms of one attribute key.
+pub fn tag_group(out: &mut Vec<u8>, service: &str, key: &str) {
+    out.push(TAG_ATTRIBUTE);
+    push_str(out, service);
+    push_str(out, key);
+}
+
+/// Length of the group of a term built by the prefix builders: the term without its value for a
+/// tag term, the whole term otherwise. The rest of the term is its sub-term.
+pub fn term_group_len(term: &[u8]) -> usize {
+    if term.first() != Some(&TAG_ATTRIBUTE) {
+        return term.len();
+    }
+    let mut at = 1;
+    for _ in 0..2 {
+        match encoded_str_len(&term[at..]) {
+            Some(n) => at += n,
+            None => return term.len(),
+        }
+    }
+    at
+}
+
+/// Bytes of the `str()` encoding at the start of `input`; `None` when it does not end.
+fn encoded_str_len(input: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        match (input.get(i)?, input.get(i + 1)) {
+            (0, Some(0x01)) => return Some(i + 2),
+            (0, Some(_)) => i += 2,
+            (0, None) => return None,
+            _ => i += 1,
+        }
+    }
+}
+
 /// `D` ‖ str(service) ‖ dur_bucket.
 pub fn duration_prefix(out: &mut Vec<u8>, service: &str, bucket: u8) {
     out.push(TAG_DURATION);
@@ -339,14 +391,14 @@ pub fn duration_prefix(out: &mut Vec<u8>, service: &str, bucket: u8) {
     out.push(bucket);
 }
 
-/// Appends rev_minute(4 BE) ‖ trace_id(16) to a prefix, completing an `S`/`O`/`T`/`D` key.
+/// Appends rev_minute(4 BE) ‖ trace_id(16) to a term: the write path's sort key of a posting
+/// (never stored).
 pub fn push_entry_suffix(out: &mut Vec<u8>, rev_minute: u32, trace_id: TraceId) {
     out.extend_from_slice(&rev_minute.to_be_bytes());
     out.extend_from_slice(&trace_id.0);
 }
 
-/// The (rev_minute, trace_id) of an `S`/`O`/`T`/`D` key known to start with a prefix of
-/// `prefix_len` bytes.
+/// The (rev_minute, trace_id) of a posting sort key whose term is `prefix_len` bytes.
 pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId), KeyError> {
     let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
         what: "index entry",
@@ -366,21 +418,21 @@ pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId
     Ok((u32::from_be_bytes(minute), TraceId(id)))
 }
 
-/// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to a tag prefix, completing a `T` segment key.
+/// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to a group, completing a segment key.
 pub fn push_segment_suffix(out: &mut Vec<u8>, rev_minute: u32, segment_seq: u64) {
     out.extend_from_slice(&rev_minute.to_be_bytes());
     out.extend_from_slice(&segment_seq.to_be_bytes());
 }
 
-/// The (rev_minute of the newest posting, segment_seq) of a `T` segment key known to start with
-/// a tag prefix of `prefix_len` bytes.
+/// The (rev_minute of the newest posting, segment_seq) of a segment key known to start with a
+/// group of `prefix_len` bytes.
 pub fn parse_segment_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, u64), KeyError> {
     let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
-        what: "tag segment key",
+        what: "segment key",
     })?;
     if suffix.len() < SEGMENT_SUFFIX_LEN {
         return Err(KeyError::Truncated {
-            what: "tag segment key",
+            what: "segment key",
         });
     }
     if suffix.len() > SEGMENT_SUFFIX_LEN {
@@ -393,12 +445,40 @@ pub fn parse_segment_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, u64),
     Ok((u32::from_be_bytes(minute), u64::from_be_bytes(seq)))
 }
 
-/// Iteration bounds of the segments of a tag prefix that can hold a posting of minute ≥
-/// minute(start_min_ns): from the prefix (the newest segment) down to the last segment whose
+/// Iteration bounds of the segments of a group that can hold a posting of minute ≥
+/// minute(start_min_ns): from the group (the newest segment) down to the last segment whose
 /// newest minute is still inside the window. Older segments only hold older postings.
-pub fn segment_range(tag_prefix: &[u8], start_min_ns: u64) -> (Vec<u8>, Vec<u8>) {
-    let (_, upper) = entry_range(tag_prefix, start_min_ns, start_min_ns);
-    (tag_prefix.to_vec(), upper)
+pub fn segment_range(group: &[u8], start_min_ns: u64) -> (Vec<u8>, Vec<u8>) {
+    let (_, upper) = entry_range(group, start_min_ns, start_min_ns);
+    (group.to_vec(), upper)
+}
+
+/// `X` ‖ segment_seq(8 BE) ‖ block(4 BE): one block of the trace table of a flush.
+pub fn trace_table_key(segment_seq: u64, block: u32) -> [u8; TRACE_TABLE_KEY_LEN] {
+    let mut k = [0u8; TRACE_TABLE_KEY_LEN];
+    k[0] = TAG_TRACE_TABLE;
+    k[1..9].copy_from_slice(&segment_seq.to_be_bytes());
+    k[9..].copy_from_slice(&block.to_be_bytes());
+    k
+}
+
+/// The (segment_seq, block) of a trace-table key.
+pub fn parse_trace_table_key(key: &[u8]) -> Result<(u64, u32), KeyError> {
+    let what = "trace-table key";
+    match key {
+        [TAG_TRACE_TABLE, rest @ ..] if rest.len() == TRACE_TABLE_KEY_LEN - 1 => {
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&rest[..8]);
+            let mut block = [0u8; 4];
+            block.copy_from_slice(&rest[8..]);
+            Ok((u64::from_be_bytes(seq), u32::from_be_bytes(block)))
+        }
+        [TAG_TRACE_TABLE, rest @ ..] if rest.len() > TRACE_TABLE_KEY_LEN - 1 => {
+            Err(KeyError::Trailing(rest.len() - (TRACE_TABLE_KEY_LEN - 1)))
+        }
+        [TAG_TRACE_TABLE, ..] | [] => Err(KeyError::Truncated { what }),
+        [other, ..] => Err(KeyError::UnknownTag(*other)),
+    }
 }
 
 /// `L` ‖ seq(8 BE): the write-log row of one write in one partition.
@@ -427,20 +507,20 @@ pub fn parse_write_log_key(key: &[u8]) -> Result<u64, KeyError> {
     }
 }
 
-/// Bounds of every write-log row: `[L, M)`.
+/// Bounds of every write-log row: `[A, B)`.
 pub fn write_log_range() -> ([u8; 1], [u8; 1]) {
     ([TAG_WRITE_LOG], [TAG_WRITE_LOG + 1])
 }
 
-/// Range-delete bounds of the write-log rows with seq < `below`: `[L ‖ 0, L ‖ below)`.
+/// Range-delete bounds of the write-log rows with seq < `below`: `[A ‖ 0, A ‖ below)`.
 pub fn write_log_range_below(below: u64) -> ([u8; WRITE_LOG_KEY_LEN], [u8; WRITE_LOG_KEY_LEN]) {
     (write_log_key(0), write_log_key(below))
 }
 
-/// Iteration bounds for the entries under `prefix` whose minute lies in
+/// Iteration bounds for the keys prefix ‖ rev_minute ‖ … whose minute lies in
 /// [minute(start_min_ns), minute(start_max_ns)]: `(lower inclusive, upper exclusive)`.
 /// Forward iteration from `lower` yields the newest minute first.
-pub fn entry_range(prefix: &[u8], start_min_ns: u64, start_max_ns: u64) -> (Vec<u8>, Vec<u8>) {
+fn entry_range(prefix: &[u8], start_min_ns: u64, start_max_ns: u64) -> (Vec<u8>, Vec<u8>) {
     let mut lower = Vec::with_capacity(prefix.len() + 4);
     lower.extend_from_slice(prefix);
     lower.extend_from_slice(&rev_minute(start_max_ns).to_be_bytes());
@@ -467,6 +547,7 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A parsed index key (tests, tools and the catalog; the hot path uses the builders above).
+/// Segment keys carry the `rev_minute` of their newest posting and the flush that wrote them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexKey {
     Catalog {
@@ -477,20 +558,19 @@ pub enum IndexKey {
     Service {
         service: String,
         rev_minute: u32,
-        trace_id: TraceId,
+        segment_seq: u64,
     },
     Operation {
         service: String,
         operation: String,
         kind: SpanKind,
         rev_minute: u32,
-        trace_id: TraceId,
+        segment_seq: u64,
     },
-    /// A tag segment: `rev_minute` of its newest posting, and the flush that wrote it.
+    /// The segment of every value of one attribute key.
     Tag {
         service: String,
         key: String,
-        value: String,
         rev_minute: u32,
         segment_seq: u64,
     },
@@ -498,61 +578,68 @@ pub enum IndexKey {
         service: String,
         bucket: u8,
         rev_minute: u32,
-        trace_id: TraceId,
+        segment_seq: u64,
     },
     WriteLog {
         seq: u64,
+    },
+    TraceTable {
+        segment_seq: u64,
+        block: u32,
     },
 }
 
 impl IndexKey {
     /// Appends the key bytes.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
+        let (rev_minute, segment_seq) = match self {
             IndexKey::Catalog {
                 service,
                 operation,
                 kind,
-            } => catalog_key(out, service, operation, *kind),
+            } => return catalog_key(out, service, operation, *kind),
+            IndexKey::WriteLog { seq } => return out.extend_from_slice(&write_log_key(*seq)),
+            IndexKey::TraceTable { segment_seq, block } => {
+                return out.extend_from_slice(&trace_table_key(*segment_seq, *block))
+            }
             IndexKey::Service {
                 service,
                 rev_minute,
-                trace_id,
+                segment_seq,
             } => {
                 service_prefix(out, service);
-                push_entry_suffix(out, *rev_minute, *trace_id);
+                (rev_minute, segment_seq)
             }
             IndexKey::Operation {
                 service,
                 operation,
                 kind,
                 rev_minute,
-                trace_id,
+                segment_seq,
             } => {
                 operation_prefix(out, service, operation, *kind);
-                push_entry_suffix(out, *rev_minute, *trace_id);
+                (rev_minute, segment_seq)
             }
             IndexKey::Tag {
                 service,
                 key,
-                value,
                 rev_minute,
                 segment_seq,
             } => {
-                tag_prefix(out, service, key, value);
-                push_segment_suffix(out, *rev_minute, *segment_seq);
+                tag_group(out, service, key);
+                (rev_minute, segment_seq)
             }
             IndexKey::Duration {
                 service,
                 bucket,
                 rev_minute,
-                trace_id,
+                segment_seq,
             } => {
                 duration_prefix(out, service, *bucket);
-                push_entry_suffix(out, *rev_minute, *trace_id);
+                (rev_minute, segment_seq)
             }
-            IndexKey::WriteLog { seq } => out.extend_from_slice(&write_log_key(*seq)),
-        }
+        };
+        push_segment_suffix(out, *rev_minute, *segment_seq);
     }
 
     pub fn parse(key: &[u8]) -> Result<IndexKey, KeyError> {
@@ -566,43 +653,41 @@ impl IndexKey {
                 if !input.is_empty() {
                     return Err(KeyError::Trailing(input.len()));
                 }
-                return Ok(IndexKey::Catalog {
+                IndexKey::Catalog {
                     service,
                     operation,
                     kind,
-                });
+                }
             }
             TAG_SERVICE => {
                 let service = read_str(&mut input, "service")?;
-                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
                 IndexKey::Service {
                     service,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             }
             TAG_OPERATION => {
                 let service = read_str(&mut input, "service")?;
                 let operation = read_str(&mut input, "operation")?;
                 let kind = read_kind(&mut input)?;
-                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
                 IndexKey::Operation {
                     service,
                     operation,
                     kind,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             }
             TAG_ATTRIBUTE => {
                 let service = read_str(&mut input, "service")?;
                 let key = read_str(&mut input, "attribute key")?;
-                let value = read_str(&mut input, "attribute value")?;
                 let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
                 IndexKey::Tag {
                     service,
                     key,
-                    value,
                     rev_minute,
                     segment_seq,
                 }
@@ -610,17 +695,21 @@ impl IndexKey {
             TAG_DURATION => {
                 let service = read_str(&mut input, "service")?;
                 let bucket = read_u8(&mut input, "duration bucket")?;
-                let (rev_minute, trace_id) = parse_entry_suffix(input, 0)?;
+                let (rev_minute, segment_seq) = parse_segment_suffix(input, 0)?;
                 IndexKey::Duration {
                     service,
                     bucket,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             }
             TAG_WRITE_LOG => IndexKey::WriteLog {
                 seq: parse_write_log_key(key)?,
             },
+            TAG_TRACE_TABLE => {
+                let (segment_seq, block) = parse_trace_table_key(key)?;
+                IndexKey::TraceTable { segment_seq, block }
+            }
             other => return Err(KeyError::UnknownTag(other)),
         };
         Ok(parsed)
@@ -665,11 +754,11 @@ mod tests {
                     kind,
                 }
             }),
-            (tricky_string(), any::<u32>(), trace_id()).prop_map(
-                |(service, rev_minute, trace_id)| IndexKey::Service {
+            (tricky_string(), any::<u32>(), any::<u64>()).prop_map(
+                |(service, rev_minute, segment_seq)| IndexKey::Service {
                     service,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             ),
             (
@@ -677,40 +766,34 @@ mod tests {
                 tricky_string(),
                 kind(),
                 any::<u32>(),
-                trace_id()
+                any::<u64>()
             )
-                .prop_map(|(service, operation, kind, rev_minute, trace_id)| {
+                .prop_map(|(service, operation, kind, rev_minute, segment_seq)| {
                     IndexKey::Operation {
                         service,
                         operation,
                         kind,
                         rev_minute,
-                        trace_id,
-                    }
-                }),
-            (
-                tricky_string(),
-                tricky_string(),
-                tricky_string(),
-                any::<u32>(),
-                any::<u64>()
-            )
-                .prop_map(|(service, key, value, rev_minute, segment_seq)| {
-                    IndexKey::Tag {
-                        service,
-                        key,
-                        value,
-                        rev_minute,
                         segment_seq,
                     }
                 }),
+            (tricky_string(), tricky_string(), any::<u32>(), any::<u64>()).prop_map(
+                |(service, key, rev_minute, segment_seq)| IndexKey::Tag {
+                    service,
+                    key,
+                    rev_minute,
+                    segment_seq,
+                }
+            ),
             any::<u64>().prop_map(|seq| IndexKey::WriteLog { seq }),
-            (tricky_string(), 0u8..=64, any::<u32>(), trace_id()).prop_map(
-                |(service, bucket, rev_minute, trace_id)| IndexKey::Duration {
+            (any::<u64>(), any::<u32>())
+                .prop_map(|(segment_seq, block)| IndexKey::TraceTable { segment_seq, block }),
+            (tricky_string(), 0u8..=64, any::<u32>(), any::<u64>()).prop_map(
+                |(service, bucket, rev_minute, segment_seq)| IndexKey::Duration {
                     service,
                     bucket,
                     rev_minute,
-                    trace_id,
+                    segment_seq,
                 }
             ),
         ]
@@ -779,14 +862,18 @@ mod tests {
             key in tricky_string(), value in tricky_string(), op in tricky_string(),
             kind in kind(), minute in any::<u32>(), id in trace_id(), t in any::<u64>(),
         ) {
-            // Keys of `svc` start with the prefixes of `svc` ...
-            let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), value: value.clone(), rev_minute: minute, segment_seq: t };
+            // Keys of `svc` start with the groups of `svc` ...
+            let k = IndexKey::Tag { service: svc.clone(), key: key.clone(), rev_minute: minute, segment_seq: t };
             let mut p = Vec::new();
-            tag_prefix(&mut p, &svc, &key, &value);
+            tag_group(&mut p, &svc, &key);
             prop_assert!(encoded(&k).starts_with(&p));
-            let k = IndexKey::Operation { service: svc.clone(), operation: op.clone(), kind, rev_minute: minute, trace_id: id };
+            let mut term = Vec::new();
+            tag_prefix(&mut term, &svc, &key, &value);
+            prop_assert_eq!(&term[..term_group_len(&term)], p.as_slice());
+            let k = IndexKey::Operation { service: svc.clone(), operation: op.clone(), kind, rev_minute: minute, segment_seq: t };
             let mut p = Vec::new();
             operation_prefix(&mut p, &svc, &op, kind);
+            prop_assert_eq!(term_group_len(&p), p.len());
             prop_assert!(encoded(&k).starts_with(&p));
             let mut p = Vec::new();
             catalog_prefix(&mut p, Some(&svc), Some(&op));
@@ -794,7 +881,7 @@ mod tests {
             catalog_key(&mut c, &svc, &op, kind);
             prop_assert!(c.starts_with(&p));
             // ... and never with the prefixes of another service.
-            let k = IndexKey::Service { service: other.clone(), rev_minute: rev_minute(t), trace_id: id };
+            let k = IndexKey::Service { service: other.clone(), rev_minute: rev_minute(t), segment_seq: id.as_u128() as u64 };
             let mut p = Vec::new();
             service_prefix(&mut p, &svc);
             prop_assert_eq!(encoded(&k).starts_with(&p), svc == other);
@@ -854,6 +941,8 @@ mod tests {
             let _ = parse_span_key(&bytes);
             let _ = parse_write_log_key(&bytes);
             let _ = parse_segment_suffix(&bytes, 3);
+            let _ = parse_trace_table_key(&bytes);
+            let _ = term_group_len(&bytes);
         }
     }
 
@@ -866,6 +955,23 @@ mod tests {
             service_prefix(&mut k, other);
             push_entry_suffix(&mut k, 1, TraceId::ZERO);
             assert!(!k.starts_with(&a), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn memtable_keys_sort_outside_the_segment_file_range() {
+        // An ingested segment file spans D… to X…; the write log and the catalog go through the
+        // memtable, and a memtable key inside that range would make every ingestion flush it.
+        let file = [
+            TAG_DURATION,
+            TAG_OPERATION,
+            TAG_SERVICE,
+            TAG_ATTRIBUTE,
+            TAG_TRACE_TABLE,
+        ];
+        let (lo, hi) = (file.iter().min().unwrap(), file.iter().max().unwrap());
+        for tag in [TAG_WRITE_LOG, TAG_CATALOG] {
+            assert!(tag < *lo || tag > *hi, "{}", tag as char);
         }
     }
 
@@ -904,7 +1010,13 @@ mod tests {
             IndexKey::parse(&[b'S', b'a', 0, 7]),
             Err(KeyError::BadEscape { what: "service" })
         );
-        assert_eq!(IndexKey::parse(b"X"), Err(KeyError::UnknownTag(b'X')));
+        assert_eq!(IndexKey::parse(b"Z"), Err(KeyError::UnknownTag(b'Z')));
+        assert_eq!(
+            IndexKey::parse(b"X"),
+            Err(KeyError::Truncated {
+                what: "trace-table key"
+            })
+        );
         assert_eq!(
             IndexKey::parse(&[b'C', 0, 1, 0, 1, 9]),
             Err(KeyError::BadKind(9))

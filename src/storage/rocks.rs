@@ -5,9 +5,10 @@
 //! block cache, one write-buffer manager bounding all memtables, zstd) and the `TraceStore`
 //! contract on top of them. The key layout is documented in [`super::keys`], the value encoding
 //! in [`super::codec`]; the write path lives in `rocks/write.rs`, search in `rocks/search.rs`,
-//! the in-memory open tag segments in `rocks/segment.rs`. Tag postings are searchable from the
-//! open segment as soon as their write is durable, flushed as one `T` key per term (an SST file
-//! per partition, ingested past the memtable and the WAL) when the open segments exceed
+//! the in-memory open segments in `rocks/segment.rs`. Index postings are searchable from the
+//! open segment as soon as their write is durable, flushed as a trace table and one key per
+//! group (an SST file per partition, ingested past the memtable and the WAL) when the open
+//! segments exceed
 //! [`RocksOptions::segment_max_postings`] or at [`TraceStore::flush`], and rebuilt from the
 //! write log at `open` after a crash.
 //!
@@ -57,8 +58,8 @@ pub struct RocksOptions {
     pub block_cache_bytes: usize,
     /// Memtable memory of all column families together.
     pub write_buffer_bytes: usize,
-    /// Tag postings held in the open segments (all partitions together) before the writer that
-    /// crosses this number flushes them as `T` segment keys. Bounds their memory (about 80 bytes
+    /// Postings held in the open segments (all partitions together) before the writer that
+    /// crosses this number flushes them as segment keys. Bounds their memory (about 80 bytes
     /// a posting) and the write-log replay at open.
     pub segment_max_postings: usize,
 }
@@ -201,7 +202,7 @@ impl RocksStore {
         }
     }
 
-    /// Writes the open tag segments as `T` keys, one SST file per partition ingested into its
+    /// Writes the open segments as segment keys, one SST file per partition ingested into its
     /// index family (the keys come sorted, so they skip the memtable and the WAL), then deletes
     /// the write-log rows they cover and records the segment seq in one `WriteBatch`. A crash
     /// in between keeps the rows: their replay rewrites the same postings, which search merges.
@@ -255,7 +256,7 @@ impl RocksStore {
         Ok(())
     }
 
-    /// Merges one partition's runs into an SST file of `T` keys and ingests it.
+    /// Merges one partition's runs into an SST file of segment keys and ingests it.
     fn ingest_segment(
         &self,
         cf: &Arc<BoundColumnFamily<'_>>,
@@ -273,13 +274,13 @@ impl RocksStore {
         let mut writer = SstFileWriter::create(&cf_opts);
         let mut ingested = writer.open(&file);
         let mut keys = 0usize;
-        segment::merge_runs(runs, seq, |k, v| {
+        let merged = segment::merge_runs(runs, seq, |k, v| {
             if ingested.is_ok() {
                 ingested = writer.put(k, v);
                 keys += 1;
             }
         });
-        if keys > 0 {
+        if merged.is_ok() && keys > 0 {
             ingested = ingested.and_then(|()| writer.finish()).and_then(|()| {
                 let mut io = IngestExternalFileOptions::default();
                 io.set_move_files(true);
@@ -288,6 +289,7 @@ impl RocksStore {
         }
         // Moved into the database when ingested; what a failure left is removed here.
         let _ = std::fs::remove_file(&file);
+        merged?;
         Ok(ingested?)
     }
 

@@ -6,18 +6,22 @@
 //! service (`S`); without a service, the same for every service of the partition's catalog. The
 //! sources are merged with a heap in (minute, trace) order; within one minute candidates are
 //! verified newest `max_start` first with [`trace_matches`] on the whole trace, and the search
-//! stops as soon as `limit` traces matched. Every iterator is bounded by the prefix and the
+//! stops as soon as `limit` traces matched. Every iterator is bounded by the group and the
 //! window's minutes; nothing is scanned. Candidates are loaded from the partitions of the window
 //! widened by [`RESULT_SLACK_NS`], not from every partition.
 //!
-//! The tag driver reads a term from two places, merged into the same (minute, trace) order: the
+//! Every driving term is read from two places, merged into the same (minute, trace) order: the
 //! open segment's postings (copied first, so a posting a concurrent flush moves to RocksDB is
-//! seen in one place or both, never in neither) and the flushed `T` segments, opened lazily,
-//! newest first, only once the merge reaches their newest minute. A posting seen twice is
-//! verified once.
+//! seen in one place or both, never in neither) and the flushed segments of its group, opened
+//! lazily, newest first, only once the merge reaches their newest minute, and skipped by their
+//! header when all their postings are newer than the window. A flushed segment's ordinals are
+//! resolved through its flush's trace table, one block at a time, only as the merge consumes
+//! them. A posting seen twice is verified once.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -118,8 +122,8 @@ pub(super) fn catalog_rows(
     Ok(rows)
 }
 
-/// The index prefixes that drive the search in one partition.
-fn driving_prefixes(
+/// The terms that drive the search in one partition.
+fn driving_terms(
     store: &RocksStore,
     cf: &Arc<BoundColumnFamily<'_>>,
     q: &TraceQuery,
@@ -233,9 +237,8 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
         let Some(cf) = store.index_cf(start) else {
             continue; // dropped since the snapshot
         };
-        let prefixes = driving_prefixes(store, &cf, q, &driver)?;
-        let tag = matches!(driver, Driver::Tag(..));
-        if search.scan_partition(start, &cf, prefixes, tag)? {
+        let terms = driving_terms(store, &cf, q, &driver)?;
+        if search.scan_partition(start, &cf, terms)? {
             return Ok(search.results);
         }
     }
@@ -249,173 +252,254 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
 
 type RawIter<'d> = DBRawIteratorWithThreadMode<'d, Db>;
 
-/// One newest-first stream of (rev_minute, trace, start range) entries.
-enum Source<'d> {
-    /// `S`/`O`/`D` keys under a prefix.
-    Keys { it: RawIter<'d>, prefix: Vec<u8> },
-    /// The postings of one tag term.
-    Tag(TagSource<'d>),
+/// The decoded trace-table blocks of one partition, shared by the sources of one scan.
+struct TraceTables<'a> {
+    store: &'a RocksStore,
+    cf: &'a Arc<BoundColumnFamily<'a>>,
+    blocks: RefCell<HashMap<(u64, u32), Vec<Posting>>>,
 }
 
-impl Source<'_> {
-    /// The (rev_minute, trace) of the current entry; `None` when exhausted.
-    fn peek(&mut self) -> Result<Option<(u32, TraceId)>, StorageError> {
-        match self {
-            Source::Keys { it, prefix } => match it.key() {
-                Some(key) if key.starts_with(prefix) => {
-                    Ok(Some(keys::parse_entry_suffix(key, prefix.len())?))
-                }
-                Some(_) => Ok(None),
-                None => {
-                    it.status()?;
-                    Ok(None)
-                }
-            },
-            Source::Tag(t) => t.peek(),
-        }
-    }
-
-    /// The start range of the current entry (of minute `rev_minute`); advances.
-    fn take(&mut self, rev_minute: u32) -> Result<(u64, u64), StorageError> {
-        match self {
-            Source::Keys { it, .. } => {
-                let minute_start = keys::minute_start_ns(keys::minute_of_rev(rev_minute));
-                let range = codec::decode_index_value(minute_start, it.value().unwrap_or(&[]))?;
-                it.next();
-                Ok(range)
+impl TraceTables<'_> {
+    /// The (minute, trace, start range) of an ordinal of flush `seq`.
+    fn get(&self, seq: u64, ordinal: u32) -> Result<Posting, StorageError> {
+        let block = ordinal / keys::TRACE_BLOCK;
+        let mut blocks = self.blocks.borrow_mut();
+        let entries = match blocks.entry((seq, block)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let key = keys::trace_table_key(seq, block);
+                let Some(bytes) = self.store.db.get_pinned_cf(self.cf, key)? else {
+                    return Err(missing_entry(seq, ordinal));
+                };
+                let mut entries = Vec::new();
+                codec::decode_trace_block(&bytes, &mut entries)?;
+                e.insert(entries)
             }
-            Source::Tag(t) => Ok(t.take()),
+        };
+        entries
+            .get((ordinal % keys::TRACE_BLOCK) as usize)
+            .copied()
+            .ok_or_else(|| missing_entry(seq, ordinal))
+    }
+}
+
+fn missing_entry(seq: u64, ordinal: u32) -> StorageError {
+    StorageError::Corrupt {
+        what: "trace table",
+        detail: format!("flush {seq} has no trace-table entry {ordinal}"),
+    }
+}
+
+/// One newest-first stream of postings: the open segment's, or one flushed segment's.
+enum Cursor {
+    /// In search order, inside the window already.
+    Open { postings: Vec<Posting>, at: usize },
+    /// Ordinals into the trace table of flush `seq`, ascending (= search order).
+    Flushed {
+        seq: u64,
+        ordinals: Vec<u32>,
+        at: usize,
+    },
+}
+
+impl Cursor {
+    /// The next posting inside `minutes`; `None` when exhausted.
+    fn advance(
+        &mut self,
+        tables: &TraceTables<'_>,
+        minutes: &RangeInclusive<u32>,
+    ) -> Result<Option<Posting>, StorageError> {
+        match self {
+            Cursor::Open { postings, at } => {
+                let p = postings.get(*at).copied();
+                *at += 1;
+                Ok(p)
+            }
+            Cursor::Flushed { seq, ordinals, at } => {
+                while let Some(&o) = ordinals.get(*at) {
+                    *at += 1;
+                    let p = tables.get(*seq, o)?;
+                    if p.minute > *minutes.end() {
+                        continue;
+                    }
+                    if p.minute < *minutes.start() {
+                        *at = ordinals.len();
+                        return Ok(None);
+                    }
+                    return Ok(Some(p));
+                }
+                Ok(None)
+            }
         }
     }
 }
 
-/// The postings of one term in one partition: the open segment's (collected up front) merged
-/// with the flushed segments', which are decoded only when the merge reaches their newest minute.
-struct TagSource<'d> {
-    it: RawIter<'d>,
-    prefix: Vec<u8>,
+/// The postings of one term in one partition, newest first: the open segment's (collected up
+/// front) merged with the flushed segments', which are opened only when the merge reaches their
+/// newest minute.
+struct TermSource<'a> {
+    it: RawIter<'a>,
+    /// The term's group (the key prefix) and sub-term.
+    group: Vec<u8>,
+    subterm: Vec<u8>,
     minutes: RangeInclusive<u32>,
-    heap: BinaryHeap<Reverse<(u32, TraceId, u32, u32)>>,
-    decoded: Vec<Posting>,
+    tables: &'a TraceTables<'a>,
+    cursors: Vec<Cursor>,
+    heads: BinaryHeap<Reverse<Head>>,
 }
 
-impl<'d> TagSource<'d> {
-    fn push(&mut self, p: &Posting) {
-        if self.minutes.contains(&p.minute) {
-            self.heap.push(Reverse((
-                u32::MAX - p.minute,
-                p.trace_id,
-                p.min_us,
-                p.max_us,
-            )));
-        }
+/// The current posting of a cursor: (rev_minute, trace, min_us, max_us, cursor).
+type Head = (u32, TraceId, u32, u32, usize);
+
+impl<'a> TermSource<'a> {
+    fn new(
+        it: RawIter<'a>,
+        term: &[u8],
+        minutes: RangeInclusive<u32>,
+        tables: &'a TraceTables<'a>,
+        mut open: Vec<Posting>,
+    ) -> Result<TermSource<'a>, StorageError> {
+        let split = keys::term_group_len(term);
+        open.sort_unstable_by_key(Posting::search_order);
+        let mut source = TermSource {
+            it,
+            group: term[..split].to_vec(),
+            subterm: term[split..].to_vec(),
+            minutes,
+            tables,
+            cursors: Vec::new(),
+            heads: BinaryHeap::new(),
+        };
+        source.add_cursor(Cursor::Open {
+            postings: open,
+            at: 0,
+        })?;
+        Ok(source)
     }
 
-    /// Decodes every flushed segment that may hold a posting at or before the heap's head.
+    fn add_cursor(&mut self, cursor: Cursor) -> Result<(), StorageError> {
+        self.cursors.push(cursor);
+        self.advance(self.cursors.len() - 1)
+    }
+
+    /// Moves cursor `i` to its next posting.
+    fn advance(&mut self, i: usize) -> Result<(), StorageError> {
+        if let Some(p) = self.cursors[i].advance(self.tables, &self.minutes)? {
+            let rev = u32::MAX - p.minute;
+            self.heads
+                .push(Reverse((rev, p.trace_id, p.min_us, p.max_us, i)));
+        }
+        Ok(())
+    }
+
+    /// Opens every flushed segment that may hold a posting at or before the merge's head.
     fn fill(&mut self) -> Result<(), StorageError> {
         loop {
-            let (rev_newest, value) = match self.it.item() {
-                Some((key, value)) if key.starts_with(&self.prefix) => {
-                    (keys::parse_segment_suffix(key, self.prefix.len())?.0, value)
+            let (rev_newest, seq, value) = match self.it.item() {
+                Some((key, value)) if key.starts_with(&self.group) => {
+                    let (rev, seq) = keys::parse_segment_suffix(key, self.group.len())?;
+                    (rev, seq, value)
                 }
                 Some(_) => return Ok(()),
                 None => return Ok(self.it.status()?),
             };
-            if let Some(Reverse(head)) = self.heap.peek() {
+            if let Some(Reverse(head)) = self.heads.peek() {
                 if rev_newest > head.0 {
                     return Ok(()); // every posting of that segment is older than the head
                 }
             }
-            let mut decoded = std::mem::take(&mut self.decoded);
-            decoded.clear();
-            codec::decode_segment(u32::MAX - rev_newest, value, &mut decoded)?;
-            for p in &decoded {
-                self.push(p);
-            }
-            self.decoded = decoded;
+            let newest = u32::MAX - rev_newest;
+            let oldest = newest.saturating_sub(codec::segment_oldest_gap(value)?);
+            let mut ordinals = Vec::new();
+            let found = oldest <= *self.minutes.end()
+                && codec::find_in_segment(value, &self.subterm, &mut ordinals)?;
             self.it.next();
+            if found {
+                let at = if newest > *self.minutes.end() {
+                    self.first_in_window(seq, &ordinals)?
+                } else {
+                    0
+                };
+                self.add_cursor(Cursor::Flushed { seq, ordinals, at })?;
+            }
         }
     }
 
+    /// The first of `ordinals` whose minute is at or before the window's newest (their minutes
+    /// descend): a binary search through the trace table.
+    fn first_in_window(&self, seq: u64, ordinals: &[u32]) -> Result<usize, StorageError> {
+        let (mut lo, mut hi) = (0, ordinals.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.tables.get(seq, ordinals[mid])?.minute > *self.minutes.end() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The (rev_minute, trace) of the newest posting left; `None` when exhausted.
     fn peek(&mut self) -> Result<Option<(u32, TraceId)>, StorageError> {
         self.fill()?;
-        Ok(self.heap.peek().map(|Reverse(h)| (h.0, h.1)))
+        Ok(self.heads.peek().map(|Reverse(h)| (h.0, h.1)))
     }
 
-    fn take(&mut self) -> (u64, u64) {
-        match self.heap.pop() {
-            Some(Reverse((rev, trace_id, min_us, max_us))) => Posting {
-                minute: u32::MAX - rev,
-                trace_id,
-                min_us,
-                max_us,
-            }
-            .start_range_ns(),
-            None => (0, u64::MAX),
+    /// The start range of the newest posting left; advances past it.
+    fn take(&mut self) -> Result<(u64, u64), StorageError> {
+        let Some(Reverse((rev, trace_id, min_us, max_us, i))) = self.heads.pop() else {
+            return Ok((0, u64::MAX));
+        };
+        self.advance(i)?;
+        Ok(Posting {
+            minute: u32::MAX - rev,
+            trace_id,
+            min_us,
+            max_us,
         }
+        .start_range_ns())
     }
-}
-
-/// Pushes the source's current entry on the heap; nothing when exhausted.
-fn push_head(
-    heap: &mut BinaryHeap<Reverse<(u32, TraceId, usize)>>,
-    source: &mut Source<'_>,
-    i: usize,
-) -> Result<(), StorageError> {
-    if let Some((rev_minute, id)) = source.peek()? {
-        heap.push(Reverse((rev_minute, id, i)));
-    }
-    Ok(())
 }
 
 impl Search<'_> {
-    /// Merges the sources of one partition newest first. `true` once `limit` traces matched.
+    /// Merges the postings of the driving terms in one partition newest first. `true` once
+    /// `limit` traces matched.
     fn scan_partition(
         &mut self,
         start: u64,
         cf: &Arc<BoundColumnFamily<'_>>,
-        prefixes: Vec<Vec<u8>>,
-        tag: bool,
+        terms: Vec<Vec<u8>>,
     ) -> Result<bool, StorageError> {
+        let store = self.store;
         let (min_ns, max_ns) = (self.q.start_min_ns, self.q.start_max_ns);
         let minutes = keys::minute_of(min_ns)..=keys::minute_of(max_ns);
         // The open segment first, then the iterators: see the module doc.
-        let mut open: Vec<Vec<Posting>> = vec![Vec::new(); if tag { prefixes.len() } else { 0 }];
-        if tag {
-            let segments = self.store.segments.read();
-            for (prefix, out) in prefixes.iter().zip(open.iter_mut()) {
-                segments.collect(start, prefix, *minutes.start(), *minutes.end(), out);
+        let mut open: Vec<Vec<Posting>> = vec![Vec::new(); terms.len()];
+        {
+            let segments = store.segments.read();
+            for (term, out) in terms.iter().zip(open.iter_mut()) {
+                segments.collect(start, term, *minutes.start(), *minutes.end(), out);
             }
         }
-        let mut sources = Vec::with_capacity(prefixes.len());
-        let mut heap = BinaryHeap::with_capacity(prefixes.len());
-        for (i, prefix) in prefixes.into_iter().enumerate() {
-            let (lower, upper) = if tag {
-                keys::segment_range(&prefix, min_ns)
-            } else {
-                keys::entry_range(&prefix, min_ns, max_ns)
-            };
+        let tables = TraceTables {
+            store,
+            cf,
+            blocks: RefCell::new(HashMap::new()),
+        };
+        let mut sources = Vec::with_capacity(terms.len());
+        let mut heap = BinaryHeap::with_capacity(terms.len());
+        for (i, (term, open)) in terms.iter().zip(open).enumerate() {
+            let (lower, upper) = keys::segment_range(&term[..keys::term_group_len(term)], min_ns);
             let mut ro = ReadOptions::default();
             ro.set_iterate_lower_bound(lower.clone());
             ro.set_iterate_upper_bound(upper);
-            let mut it = self.store.db.raw_iterator_cf_opt(cf, ro);
+            let mut it = store.db.raw_iterator_cf_opt(cf, ro);
             it.seek(&lower);
-            let mut source = if tag {
-                let mut t = TagSource {
-                    it,
-                    prefix,
-                    minutes: minutes.clone(),
-                    heap: BinaryHeap::new(),
-                    decoded: Vec::new(),
-                };
-                for p in &open[i] {
-                    t.push(p);
-                }
-                Source::Tag(t)
-            } else {
-                Source::Keys { it, prefix }
-            };
-            push_head(&mut heap, &mut source, i)?;
+            let mut source = TermSource::new(it, term, minutes.clone(), &tables, open)?;
+            if let Some((rev_minute, id)) = source.peek()? {
+                heap.push(Reverse((rev_minute, id, i)));
+            }
             sources.push(source);
         }
         let mut bucket: Vec<Candidate> = Vec::new();
@@ -428,7 +512,7 @@ impl Search<'_> {
                 minute = Some(rev_minute);
             }
             let source = &mut sources[i];
-            let (min_start, max_start) = source.take(rev_minute)?;
+            let (min_start, max_start) = source.take()?;
             if min_start <= max_ns && max_start >= min_ns {
                 bucket.push(Candidate {
                     trace_id,
@@ -437,7 +521,9 @@ impl Search<'_> {
             } else {
                 self.deferred.push(trace_id);
             }
-            push_head(&mut heap, source, i)?;
+            if let Some((rev_minute, id)) = source.peek()? {
+                heap.push(Reverse((rev_minute, id, i)));
+            }
         }
         self.verify_bucket(&mut bucket)
     }

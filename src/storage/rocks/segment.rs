@@ -1,9 +1,9 @@
-//! The open tag segments: tag postings acknowledged but not yet flushed to `T` keys.
+//! The open segments: postings acknowledged but not yet flushed to segment keys.
 //!
 //! Owns, per partition, the runs of postings of the writes since the last flush (one immutable,
 //! sorted run per write and partition, built by the writer outside any lock and appended as one
 //! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
-//! the runs into one `T` key per term at flush time. The store guards it with one `RwLock`: a
+//! the runs into a trace table and one key per group at flush time (see the layout in keys.rs). The store guards it with one `RwLock`: a
 //! write holds it only to take a seq and to push its runs, a search only to copy the postings of
 //! its term. Runs being flushed stay searchable here until their flush committed, so a
 //! search never misses a posting in between. Must never do I/O and never build keys itself.
@@ -12,18 +12,22 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
-use crate::storage::codec::{self, Posting};
+use crate::storage::codec::{self, Posting, SegmentWriter};
 use crate::storage::keys;
+use crate::storage::StorageError;
 
-/// The tag postings of one write in one partition: terms in byte order, the postings of each
-/// term in [`Posting::search_order`], no (term, minute, trace) twice.
+/// The postings of one write in one partition: terms in byte order, the postings of each term
+/// in [`Posting::search_order`], no (term, minute, trace) twice; and its traces.
 #[derive(Debug, Default)]
 pub(super) struct Run {
-    /// Distinct terms (`keys::tag_prefix` bytes), back to back.
+    /// Distinct terms (the `keys` prefix builders' bytes), back to back.
     terms: Vec<u8>,
     /// Per term: end of its bytes in `terms`, end of its postings in `postings`.
     ends: Vec<(u32, u32)>,
     postings: Vec<Posting>,
+    /// Every (minute, trace) of the postings once, in search order, with the start range of all
+    /// the trace's spans in that minute: the run's part of the flush's trace table.
+    traces: Vec<Posting>,
 }
 
 impl Run {
@@ -53,6 +57,12 @@ impl Run {
         if let Some(last) = self.ends.last_mut() {
             last.1 = self.postings.len() as u32;
         }
+    }
+
+    /// Sets the run's traces: every (minute, trace) of its postings, ranges merged (any order).
+    pub(super) fn set_traces(&mut self, mut traces: Vec<Posting>) {
+        sort_merging_ranges(&mut traces);
+        self.traces = traces;
     }
 
     /// The postings of one term (binary search).
@@ -222,48 +232,111 @@ impl OpenSegments {
     }
 }
 
-/// Merges runs into one segment per term and hands each `(key, value)` to `put`, terms in byte
-/// order. Postings of the same (minute, trace) from several runs become one with the widest range.
-pub(super) fn merge_runs(runs: &[Arc<Run>], segment_seq: u64, mut put: impl FnMut(&[u8], &[u8])) {
+/// Sorts postings into search order and merges those of the same (minute, trace) into one with
+/// the widest range.
+fn sort_merging_ranges(postings: &mut Vec<Posting>) {
+    postings.sort_unstable_by_key(Posting::search_order);
+    postings.dedup_by(|later, kept| {
+        let same = later.minute == kept.minute && later.trace_id == kept.trace_id;
+        if same {
+            kept.min_us = kept.min_us.min(later.min_us);
+            kept.max_us = kept.max_us.max(later.max_us);
+        }
+        same
+    });
+}
+
+/// Merges one partition's runs into the keys of its segment file and hands each `(key, value)`
+/// to `put` in byte order: one segment per group, then the trace-table blocks.
+pub(super) fn merge_runs(
+    runs: &[Arc<Run>],
+    segment_seq: u64,
+    mut put: impl FnMut(&[u8], &[u8]),
+) -> Result<(), StorageError> {
+    let mut table: Vec<Posting> = runs.iter().flat_map(|r| r.traces.iter().copied()).collect();
+    sort_merging_ranges(&mut table);
     let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = runs
         .iter()
         .enumerate()
         .filter(|(_, r)| !r.ends.is_empty())
         .map(|(i, r)| Reverse((r.term(0), i, 0)))
         .collect();
-    let mut postings: Vec<Posting> = Vec::new();
-    let mut key = Vec::new();
-    let mut value = Vec::new();
+    let mut group = GroupOut::default();
+    let mut ordinals: Vec<u32> = Vec::new();
     while let Some(Reverse((term, _, _))) = heap.peek().copied() {
-        postings.clear();
+        ordinals.clear();
         while let Some(&Reverse((t, i, at))) = heap.peek() {
             if t != term {
                 break;
             }
             heap.pop();
             let run = &runs[i];
-            postings.extend_from_slice(run.postings_at(at));
+            for p in run.postings_at(at) {
+                let ordinal = table
+                    .binary_search_by(|e| e.search_order().cmp(&p.search_order()))
+                    .map_err(|_| StorageError::Corrupt {
+                        what: "segment",
+                        detail: format!(
+                            "posting of {} in minute {} has no trace-table entry",
+                            p.trace_id, p.minute
+                        ),
+                    })?;
+                ordinals.push(ordinal as u32);
+            }
             if at + 1 < run.ends.len() {
                 heap.push(Reverse((run.term(at + 1), i, at + 1)));
             }
         }
-        postings.sort_unstable_by_key(Posting::search_order);
-        postings.dedup_by(|later, kept| {
-            let same = later.minute == kept.minute && later.trace_id == kept.trace_id;
-            if same {
-                kept.min_us = kept.min_us.min(later.min_us);
-                kept.max_us = kept.max_us.max(later.max_us);
-            }
-            same
-        });
-        let Some(newest) = postings.first() else {
-            continue;
-        };
-        key.clear();
-        key.extend_from_slice(term);
-        keys::push_segment_suffix(&mut key, u32::MAX - newest.minute, segment_seq);
-        codec::encode_segment(&postings, &mut value);
-        put(&key, &value);
+        ordinals.sort_unstable();
+        ordinals.dedup();
+        let split = keys::term_group_len(term);
+        if group.name != term[..split] {
+            group.emit(&table, segment_seq, &mut put);
+            group.name.extend_from_slice(&term[..split]);
+        }
+        group.push(&term[split..], &ordinals);
+    }
+    group.emit(&table, segment_seq, &mut put);
+    let mut value = Vec::new();
+    for (block, entries) in table.chunks(keys::TRACE_BLOCK as usize).enumerate() {
+        codec::encode_trace_block(entries, &mut value);
+        put(&keys::trace_table_key(segment_seq, block as u32), &value);
+    }
+    Ok(())
+}
+
+/// The segment of one group being built by [`merge_runs`].
+#[derive(Default)]
+struct GroupOut {
+    name: Vec<u8>,
+    writer: SegmentWriter,
+    /// Lowest and highest ordinal pushed: the newest and the oldest posting.
+    ordinals: Option<(u32, u32)>,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl GroupOut {
+    fn push(&mut self, subterm: &[u8], ordinals: &[u32]) {
+        if let (Some(&first), Some(&last)) = (ordinals.first(), ordinals.last()) {
+            let (lo, hi) = self.ordinals.get_or_insert((first, last));
+            *lo = (*lo).min(first);
+            *hi = (*hi).max(last);
+            self.writer.push(subterm, ordinals);
+        }
+    }
+
+    /// Puts the group's key (if it has postings) and starts the next group.
+    fn emit(&mut self, table: &[Posting], segment_seq: u64, put: &mut impl FnMut(&[u8], &[u8])) {
+        if let Some((lo, hi)) = self.ordinals.take() {
+            let (newest, oldest) = (table[lo as usize].minute, table[hi as usize].minute);
+            self.writer.finish(newest - oldest, &mut self.value);
+            self.key.clear();
+            self.key.extend_from_slice(&self.name);
+            keys::push_segment_suffix(&mut self.key, u32::MAX - newest, segment_seq);
+            put(&self.key, &self.value);
+        }
+        self.name.clear();
     }
 }
 
@@ -292,6 +365,7 @@ mod tests {
         for (v, p) in entries {
             r.push(&term(v), *p);
         }
+        r.set_traces(entries.iter().map(|(_, p)| *p).collect());
         r
     }
 
@@ -311,28 +385,73 @@ mod tests {
     }
 
     #[test]
-    fn merge_writes_one_key_per_term_newest_first_and_merges_duplicates() {
+    fn merge_writes_one_key_per_group_and_a_trace_table_newest_first() {
+        let mut service = Vec::new();
+        keys::service_prefix(&mut service, "svc");
+        let mut a = Run::default();
+        a.push(&service, posting(5, 1, 10, 20));
+        a.push(&term("a"), posting(5, 1, 10, 20));
+        a.push(&term("b"), posting(3, 2, 0, 1));
+        a.set_traces(vec![posting(5, 1, 10, 20), posting(3, 2, 0, 1)]);
         let runs = vec![
-            Arc::new(run(&[
-                ("a", posting(5, 1, 10, 20)),
-                ("b", posting(3, 2, 0, 1)),
-            ])),
+            Arc::new(a),
             Arc::new(run(&[
                 ("a", posting(7, 3, 0, 1)),
                 ("a", posting(5, 1, 5, 15)),
             ])),
         ];
         let mut out = Vec::new();
-        merge_runs(&runs, 42, |k, v| out.push((k.to_vec(), v.to_vec())));
-        assert_eq!(out.len(), 2);
+        merge_runs(&runs, 42, |k, v| out.push((k.to_vec(), v.to_vec()))).expect("merges");
+        assert!(
+            out.windows(2).all(|w| w[0].0 < w[1].0),
+            "keys in byte order"
+        );
+        assert_eq!(out.len(), 3, "service, tag group, one table block");
+        // The trace table: (7, 3), (5, 1) with the widest range, (3, 2).
+        let (k, v) = &out[2];
+        assert_eq!(keys::parse_trace_table_key(k), Ok((42, 0)));
+        let mut table = Vec::new();
+        codec::decode_trace_block(v, &mut table).expect("decodes");
+        assert_eq!(
+            table,
+            vec![
+                posting(7, 3, 0, 1),
+                posting(5, 1, 5, 20),
+                posting(3, 2, 0, 1)
+            ]
+        );
+        // The service group: ordinal 1, newest = oldest = minute 5.
         let (k, v) = &out[0];
-        assert!(k.starts_with(&term("a")));
-        let (rev, seq) = keys::parse_segment_suffix(k, term("a").len()).expect("suffix");
-        assert_eq!((keys::minute_of_rev(rev), seq), (7, 42));
-        let mut postings = Vec::new();
-        codec::decode_segment(7, v, &mut postings).expect("decodes");
-        assert_eq!(postings, vec![posting(7, 3, 0, 1), posting(5, 1, 5, 20)]);
-        assert!(out[1].0.starts_with(&term("b")));
+        assert_eq!(
+            keys::parse_segment_suffix(k, service.len()),
+            Ok((u32::MAX - 5, 42))
+        );
+        assert_eq!(
+            codec::decode_segment(v).expect("decodes"),
+            vec![(vec![], vec![1])]
+        );
+        // The tag group: both values of key `k`, newest minute 7, oldest 3.
+        let (k, v) = &out[1];
+        let mut group = Vec::new();
+        keys::tag_group(&mut group, "svc", "k");
+        assert_eq!(
+            keys::parse_segment_suffix(k, group.len()),
+            Ok((u32::MAX - 7, 42))
+        );
+        assert_eq!(codec::segment_oldest_gap(v).expect("header"), 4);
+        let value = |v: &str| term(v)[group.len()..].to_vec();
+        assert_eq!(
+            codec::decode_segment(v).expect("decodes"),
+            vec![(value("a"), vec![0, 1]), (value("b"), vec![2])]
+        );
+    }
+
+    #[test]
+    fn a_posting_without_a_trace_entry_is_an_error_not_a_wrong_ordinal() {
+        let mut r = run(&[("a", posting(5, 1, 0, 1))]);
+        r.push(&term("b"), posting(4, 9, 0, 1));
+        let err = merge_runs(&[Arc::new(r)], 1, |_, _| {}).expect_err("refused");
+        assert!(err.to_string().contains("no trace-table entry"), "{err}");
     }
 
     #[test]

@@ -88,23 +88,24 @@ fn rows(store: &RocksStore, start: u64, tag: u8) -> usize {
     n
 }
 
-/// Distinct segment seqs of the `color`=`value` term of service `web` in partition `start`.
+/// Distinct segment seqs holding the `color`=`value` term of service `web` in partition `start`.
 fn segments_of(store: &RocksStore, start: u64, value: &str) -> Vec<u64> {
-    let mut prefix = Vec::new();
-    keys::tag_prefix(&mut prefix, "web", "color", value);
+    let mut group = Vec::new();
+    keys::tag_group(&mut group, "web", "color");
+    let mut term = Vec::new();
+    keys::tag_prefix(&mut term, "web", "color", value);
     let cf = store.index_cf(start).expect("partition");
     let mut it = store.db.raw_iterator_cf(&cf);
-    it.seek(&prefix);
+    it.seek(&group);
     let mut seqs = Vec::new();
-    while let Some(key) = it.key() {
-        if !key.starts_with(&prefix) {
+    while let Some((key, bytes)) = it.item() {
+        if !key.starts_with(&group) {
             break;
         }
-        seqs.push(
-            keys::parse_segment_suffix(key, prefix.len())
-                .expect("key")
-                .1,
-        );
+        let mut ordinals = Vec::new();
+        if codec::find_in_segment(bytes, &term[group.len()..], &mut ordinals).expect("segment") {
+            seqs.push(keys::parse_segment_suffix(key, group.len()).expect("key").1);
+        }
         it.next();
     }
     seqs.sort_unstable();
@@ -206,7 +207,8 @@ fn crossing_the_threshold_flushes_and_loses_nothing() {
     for i in 1..=40u128 {
         write(&store, vec![tagged(i, T0 + i as u64 * SEC, "red")]);
     }
-    // Two postings per write (color and n): a flush at least every four writes.
+    // Five postings per write (service, operation, duration, color and n): a flush every second
+    // write.
     assert!(store.segments.read().open_postings() <= 8);
     assert!(segments_of(&store, DAY0, "red").len() >= 8);
     assert!(rows(&store, DAY0, keys::TAG_WRITE_LOG) < 5);

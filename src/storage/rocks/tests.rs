@@ -64,14 +64,27 @@ fn ids(traces: &[Trace]) -> Vec<u128> {
     traces.iter().map(|t| t.trace_id.as_u128()).collect()
 }
 
+/// The IDs a search finds, checked to be the same whether its postings are in the open segment
+/// or flushed: searches once, flushes the open segment, searches again. (Writes after a call
+/// go to a fresh open segment, so later calls also see postings in both places.)
 fn found(store: &RocksStore, q: &TraceQuery) -> Vec<u128> {
-    let traces = store.find_traces(q).expect("searches");
-    let by_id = store.find_trace_ids(q).expect("searches");
-    assert_eq!(
-        by_id.iter().map(TraceId::as_u128).collect::<Vec<_>>(),
+    let search = || {
+        let traces = store.find_traces(q).expect("searches");
+        let by_id = store.find_trace_ids(q).expect("searches");
+        assert_eq!(
+            by_id.iter().map(TraceId::as_u128).collect::<Vec<_>>(),
+            ids(&traces)
+        );
         ids(&traces)
+    };
+    let before = search();
+    store.flush().expect("flushes");
+    assert_eq!(
+        search(),
+        before,
+        "flushed postings answer as the open segment did"
     );
-    ids(&traces)
+    before
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! Write path of the RocksDB store: one `SpanBatch` → one `WriteBatch` (span chunks, their
-//! `S`/`O`/`D`/`C` index entries and one write-log row per partition) → one WAL-backed write →
-//! the batch's tag postings appended to the open segments.
+//! catalog rows and one write-log row per partition) → one WAL-backed write → the batch's
+//! `S`/`O`/`D`/`T` postings appended to the open segments.
 //!
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
-//! sort per batch; chunk bytes go through one reusable buffer; index keys and tag postings are
+//! sort per batch; chunk bytes go through one reusable buffer; catalog rows and postings are
 //! built into one arena per partition, sorted and deduplicated there (one key per distinct index
 //! key per batch, min/max start aggregated), so there is no allocation per span or per key. The
-//! tag postings become one sorted [`Run`] per partition, built before the open-segment lock is
-//! taken and appended under it in O(1). Must never write spans and index entries in separate
+//! postings become one sorted [`Run`] per partition, built before the open-segment lock is taken
+//! and appended under it in O(1). Must never write spans and index entries in separate
 //! batches, never make postings searchable before their write is durable, and never build keys
 //! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
 
@@ -65,7 +65,7 @@ pub(super) fn write_batch(store: &RocksStore, batch: &SpanBatch) -> Result<(), S
         // The batch is durable and searchable; a failed flush keeps its runs open (and the
         // write log) and is retried by the next write over the threshold.
         if let Err(e) = store.flush_segments(false) {
-            tracing::error!(error = %e, "tag segment flush failed");
+            tracing::error!(error = %e, "segment flush failed");
         }
     }
     Ok(())
@@ -78,7 +78,7 @@ fn missing_cf(start: u64) -> StorageError {
     }
 }
 
-/// Builds the batch for spans sorted by (partition, trace), and the tag-posting run of every
+/// Builds the batch for spans sorted by (partition, trace), and the posting run of every
 /// partition.
 fn build<'a>(
     store: &RocksStore,
@@ -145,6 +145,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
                 spans.clear();
                 codec::decode_chunk(trace_id, &bytes, &mut spans)?;
                 for span in &spans {
+                    index.add_rows(span);
                     index.add_tags(span);
                 }
             }
@@ -173,12 +174,12 @@ struct Entry {
     max_start_ns: u64,
 }
 
-/// Index keys of one partition of one batch, built into one arena.
+/// Index keys (catalog rows and posting sort keys) of one partition of one batch, built into
+/// one arena.
 #[derive(Default)]
 struct IndexBuilder {
     arena: Vec<u8>,
     entries: Vec<Entry>,
-    value: Vec<u8>,
     scratch: String,
 }
 
@@ -194,7 +195,8 @@ impl IndexBuilder {
         });
     }
 
-    /// The `C`, `S`, `O` and `D` keys of a span.
+    /// The catalog row and the `S`, `O` and `D` postings of a span. Every span has an `S`
+    /// posting, so those name every (minute, trace) of a run: its trace table.
     fn add_rows(&mut self, span: &Span) {
         let svc = span.service();
         let t = span.start_ns;
@@ -215,8 +217,7 @@ impl IndexBuilder {
         });
     }
 
-    /// The tag postings of a span, as `T` prefix ‖ entry suffix (diverted to the run by
-    /// `drain_into`).
+    /// The `T` postings of a span.
     fn add_tags(&mut self, span: &Span) {
         let svc = span.service();
         let t = span.start_ns;
@@ -255,10 +256,11 @@ impl IndexBuilder {
         }
     }
 
-    /// Sorts, merges equal keys (min of mins, max of maxes) and puts them, except the tag
-    /// postings, which it returns as a run; empties the builder.
+    /// Sorts, merges equal keys (min of mins, max of maxes), puts the catalog rows and returns
+    /// the postings as a run; empties the builder.
     fn drain_into(&mut self, wb: &mut WriteBatch, cf: &impl AsColumnFamilyRef) -> Run {
         let mut run = Run::default();
+        let mut traces = Vec::new();
         let arena = &self.arena;
         self.entries
             .sort_unstable_by(|a, b| arena[a.from..a.to].cmp(&arena[b.from..b.to]));
@@ -275,20 +277,21 @@ impl IndexBuilder {
             }
             if key[0] == keys::TAG_CATALOG {
                 wb.put_cf(cf, key, b"");
-            } else if key[0] == keys::TAG_ATTRIBUTE {
+            } else {
                 // Sorted by full key = by (term, newest minute, trace): the run's order.
                 let term = &key[..key.len() - keys::ENTRY_SUFFIX_LEN];
                 let id = keys::parse_entry_suffix(key, term.len()).map_or(TraceId::ZERO, |e| e.1);
-                run.push(term, Posting::new(id, min, max));
-            } else {
-                let minute_start = keys::minute_start_ns(keys::minute_of(min));
-                codec::encode_index_value(minute_start, min, max, &mut self.value);
-                wb.put_cf(cf, key, &self.value);
+                let posting = Posting::new(id, min, max);
+                run.push(term, posting);
+                if key[0] == keys::TAG_SERVICE {
+                    traces.push(posting);
+                }
             }
             i = j;
         }
         self.arena.clear();
         self.entries.clear();
+        run.set_traces(traces);
         run
     }
 }
