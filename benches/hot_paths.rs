@@ -10,7 +10,7 @@ use prost::Message;
 use tracehound::bench::ingest::encode_request;
 use tracehound::bench::workload::{GenTrace, Workload};
 use tracehound::ingest::otlp::{decode_protobuf, to_model};
-use tracehound::model::{SpanBatch, SpanKind, TraceId};
+use tracehound::model::{SpanBatch, SpanKind};
 use tracehound::storage::codec::{decode_chunk, ChunkEncoder};
 use tracehound::storage::keys;
 use tracehound::storage::rocks::{RocksOptions, RocksStore};
@@ -74,22 +74,20 @@ fn codec(c: &mut Criterion) {
 }
 
 fn key_encoding(c: &mut Criterion) {
-    let id = TraceId::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
     let rev = keys::rev_minute(1_900_000_000_000_000_000);
     let mut out = Vec::with_capacity(96);
-    c.bench_function("keys/tag_index_key", |b| {
+    c.bench_function("keys/tag_term", |b| {
         b.iter(|| {
             out.clear();
             keys::tag_prefix(&mut out, "service-3", "attr.key_42", "value-123");
-            keys::push_entry_suffix(&mut out, rev, id);
-            black_box(out.len())
+            black_box(keys::term_group_len(&out))
         })
     });
-    c.bench_function("keys/operation_index_key", |b| {
+    c.bench_function("keys/operation_segment_key", |b| {
         b.iter(|| {
             out.clear();
             keys::operation_prefix(&mut out, "service-3", "service-3-op-2", SpanKind::Server);
-            keys::push_entry_suffix(&mut out, rev, id);
+            keys::push_segment_suffix(&mut out, rev, 42);
             black_box(out.len())
         })
     });

@@ -111,6 +111,14 @@ impl Posting {
         }
     }
 
+    /// Widens the range to a span of the same minute that starts at `start_ns`.
+    pub fn include(&mut self, start_ns: u64) {
+        let other = Posting::new(self.trace_id, start_ns, start_ns);
+        debug_assert_eq!(other.minute, self.minute);
+        self.min_us = self.min_us.min(other.min_us);
+        self.max_us = self.max_us.max(other.max_us);
+    }
+
     /// `(min_start_ns, max_start_ns)`, widened to whole microseconds.
     pub fn start_range_ns(&self) -> (u64, u64) {
         let base = self.minute as u64 * 60_000_000_000;

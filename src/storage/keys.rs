@@ -87,8 +87,6 @@ const CF_START_DIGITS: usize = 12;
 
 pub const TRACE_ID_LEN: usize = 16;
 pub const SPAN_KEY_LEN: usize = TRACE_ID_LEN + 8;
-/// Bytes after an index prefix: rev_minute(4) ‖ trace_id(16).
-pub const ENTRY_SUFFIX_LEN: usize = 4 + TRACE_ID_LEN;
 /// Longest attribute key or value (bytes, string form) written to the tag index.
 pub const MAX_INDEXED_LEN: usize = 256;
 
@@ -389,33 +387,6 @@ pub fn duration_prefix(out: &mut Vec<u8>, service: &str, bucket: u8) {
     out.push(TAG_DURATION);
     push_str(out, service);
     out.push(bucket);
-}
-
-/// Appends rev_minute(4 BE) ‖ trace_id(16) to a term: the write path's sort key of a posting
-/// (never stored).
-pub fn push_entry_suffix(out: &mut Vec<u8>, rev_minute: u32, trace_id: TraceId) {
-    out.extend_from_slice(&rev_minute.to_be_bytes());
-    out.extend_from_slice(&trace_id.0);
-}
-
-/// The (rev_minute, trace_id) of a posting sort key whose term is `prefix_len` bytes.
-pub fn parse_entry_suffix(key: &[u8], prefix_len: usize) -> Result<(u32, TraceId), KeyError> {
-    let suffix = key.get(prefix_len..).ok_or(KeyError::Truncated {
-        what: "index entry",
-    })?;
-    if suffix.len() < ENTRY_SUFFIX_LEN {
-        return Err(KeyError::Truncated {
-            what: "index entry",
-        });
-    }
-    if suffix.len() > ENTRY_SUFFIX_LEN {
-        return Err(KeyError::Trailing(suffix.len() - ENTRY_SUFFIX_LEN));
-    }
-    let mut minute = [0u8; 4];
-    minute.copy_from_slice(&suffix[..4]);
-    let mut id = [0u8; TRACE_ID_LEN];
-    id.copy_from_slice(&suffix[4..]);
-    Ok((u32::from_be_bytes(minute), TraceId(id)))
 }
 
 /// Appends rev_minute(4 BE) ‖ segment_seq(8 BE) to a group, completing a segment key.
@@ -843,16 +814,16 @@ mod tests {
         fn newer_minutes_sort_first(
             svc in tricky_string(),
             t1 in any::<u64>(), t2 in any::<u64>(),
-            id1 in trace_id(), id2 in trace_id(),
+            seq1 in any::<u64>(), seq2 in any::<u64>(),
         ) {
             prop_assume!(minute_of(t1) != minute_of(t2));
-            let k = |t: u64, id: TraceId| {
+            let k = |t: u64, seq: u64| {
                 let mut out = Vec::new();
                 service_prefix(&mut out, &svc);
-                push_entry_suffix(&mut out, rev_minute(t), id);
+                push_segment_suffix(&mut out, rev_minute(t), seq);
                 out
             };
-            let newer_first = k(t1, id1) < k(t2, id2);
+            let newer_first = k(t1, seq1) < k(t2, seq2);
             prop_assert_eq!(newer_first, minute_of(t1) > minute_of(t2));
         }
 
@@ -893,17 +864,16 @@ mod tests {
         #[test]
         fn entry_range_holds_exactly_the_window(
             svc in tricky_string(), a in any::<u64>(), b in any::<u64>(), t in any::<u64>(),
-            id in trace_id(),
+            seq in any::<u64>(),
         ) {
             let (lo, hi) = (a.min(b), a.max(b));
             let mut p = Vec::new();
             duration_prefix(&mut p, &svc, 7);
             let (lower, upper) = entry_range(&p, lo, hi);
             let mut k = p.clone();
-            push_entry_suffix(&mut k, rev_minute(t), id);
+            push_segment_suffix(&mut k, rev_minute(t), seq);
             let inside = minute_of(t) >= minute_of(lo) && minute_of(t) <= minute_of(hi);
             prop_assert_eq!(k >= lower && k < upper, inside);
-            prop_assert_eq!(parse_entry_suffix(&k, p.len()), Ok((rev_minute(t), id)));
         }
 
         #[test]
@@ -953,7 +923,7 @@ mod tests {
         for other in ["ab", "a\0b", "a\0", "\0a"] {
             let mut k = Vec::new();
             service_prefix(&mut k, other);
-            push_entry_suffix(&mut k, 1, TraceId::ZERO);
+            push_segment_suffix(&mut k, 1, 0);
             assert!(!k.starts_with(&a), "{other:?}");
         }
     }

@@ -59,8 +59,8 @@ pub struct RocksOptions {
     /// Memtable memory of all column families together.
     pub write_buffer_bytes: usize,
     /// Postings held in the open segments (all partitions together) before the writer that
-    /// crosses this number flushes them as segment keys. Bounds their memory (about 80 bytes
-    /// a posting) and the write-log replay at open.
+    /// crosses this number flushes them as segment keys. Bounds their memory (about 50 bytes
+    /// a posting, mostly term bytes) and the write-log replay at open.
     pub segment_max_postings: usize,
 }
 

@@ -16,21 +16,30 @@ use crate::storage::codec::{self, Posting, SegmentWriter};
 use crate::storage::keys;
 use crate::storage::StorageError;
 
-/// The postings of one write in one partition: terms in byte order, the postings of each term
-/// in [`Posting::search_order`], no (term, minute, trace) twice; and its traces.
+/// The postings of one write in one partition: terms in byte order, each with the traces it
+/// was seen in, as indices into the run's own trace list.
 #[derive(Debug, Default)]
 pub(super) struct Run {
     /// Distinct terms (the `keys` prefix builders' bytes), back to back.
     terms: Vec<u8>,
     /// Per term: end of its bytes in `terms`, end of its postings in `postings`.
     ends: Vec<(u32, u32)>,
-    postings: Vec<Posting>,
-    /// Every (minute, trace) of the postings once, in search order, with the start range of all
-    /// the trace's spans in that minute: the run's part of the flush's trace table.
+    /// Indices into `traces`.
+    postings: Vec<u32>,
+    /// The (minute, trace) pairs of the write with the start range of all the trace's spans in
+    /// that minute, in any order: the run's part of the flush's trace table.
     traces: Vec<Posting>,
 }
 
 impl Run {
+    /// A run over these traces; [`Self::push`] refers to them by index.
+    pub(super) fn new(traces: Vec<Posting>) -> Run {
+        Run {
+            traces,
+            ..Run::default()
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.postings.len()
     }
@@ -40,33 +49,28 @@ impl Run {
         &self.terms[from as usize..self.ends[i].0 as usize]
     }
 
-    fn postings_at(&self, i: usize) -> &[Posting] {
+    fn postings_at(&self, i: usize) -> &[u32] {
         let from = if i == 0 { 0 } else { self.ends[i - 1].1 };
         &self.postings[from as usize..self.ends[i].1 as usize]
     }
 
-    /// Appends a posting. Terms must come in byte order, the postings of a term in search order.
-    pub(super) fn push(&mut self, term: &[u8], posting: Posting) {
+    /// Appends a posting of `term` in trace `trace` (an index into the run's traces). Terms
+    /// must come in byte order.
+    pub(super) fn push(&mut self, term: &[u8], trace: u32) {
         let n = self.ends.len();
         if n == 0 || self.term(n - 1) != term {
             self.terms.extend_from_slice(term);
             self.ends
                 .push((self.terms.len() as u32, self.postings.len() as u32));
         }
-        self.postings.push(posting);
+        self.postings.push(trace);
         if let Some(last) = self.ends.last_mut() {
             last.1 = self.postings.len() as u32;
         }
     }
 
-    /// Sets the run's traces: every (minute, trace) of its postings, ranges merged (any order).
-    pub(super) fn set_traces(&mut self, mut traces: Vec<Posting>) {
-        sort_merging_ranges(&mut traces);
-        self.traces = traces;
-    }
-
-    /// The postings of one term (binary search).
-    pub(super) fn postings_of(&self, term: &[u8]) -> &[Posting] {
+    /// The postings of one term (binary search), as indices into the run's traces.
+    fn postings_of(&self, term: &[u8]) -> &[u32] {
         let (mut lo, mut hi) = (0, self.ends.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -210,7 +214,8 @@ impl OpenSegments {
     }
 
     /// Appends the postings of `term` in partition `start` whose minute is in
-    /// [min_minute, max_minute], flushing runs included.
+    /// [min_minute, max_minute], flushing runs included, each with the start range of its
+    /// trace's spans in that minute and write.
     pub(super) fn collect(
         &self,
         start: u64,
@@ -226,6 +231,7 @@ impl OpenSegments {
             out.extend(
                 run.postings_of(term)
                     .iter()
+                    .map(|&t| run.traces[t as usize])
                     .filter(|p| p.minute >= min_minute && p.minute <= max_minute),
             );
         }
@@ -255,6 +261,16 @@ pub(super) fn merge_runs(
 ) -> Result<(), StorageError> {
     let mut table: Vec<Posting> = runs.iter().flat_map(|r| r.traces.iter().copied()).collect();
     sort_merging_ranges(&mut table);
+    // Per run: its trace indices → ordinals of the table.
+    let ordinal_of: Vec<Vec<u32>> = runs
+        .iter()
+        .map(|r| {
+            r.traces
+                .iter()
+                .map(|t| table.partition_point(|e| e.search_order() < t.search_order()) as u32)
+                .collect()
+        })
+        .collect();
     let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = runs
         .iter()
         .enumerate()
@@ -271,17 +287,14 @@ pub(super) fn merge_runs(
             }
             heap.pop();
             let run = &runs[i];
-            for p in run.postings_at(at) {
-                let ordinal = table
-                    .binary_search_by(|e| e.search_order().cmp(&p.search_order()))
-                    .map_err(|_| StorageError::Corrupt {
+            for &trace in run.postings_at(at) {
+                let Some(&o) = ordinal_of[i].get(trace as usize) else {
+                    return Err(StorageError::Corrupt {
                         what: "segment",
-                        detail: format!(
-                            "posting of {} in minute {} has no trace-table entry",
-                            p.trace_id, p.minute
-                        ),
-                    })?;
-                ordinals.push(ordinal as u32);
+                        detail: format!("posting of trace index {trace} beyond its run"),
+                    });
+                };
+                ordinals.push(o);
             }
             if at + 1 < run.ends.len() {
                 heap.push(Reverse((run.term(at + 1), i, at + 1)));
@@ -360,12 +373,12 @@ mod tests {
         }
     }
 
+    /// A run of (value, posting) entries in term order, each posting its own trace entry.
     fn run(entries: &[(&str, Posting)]) -> Run {
-        let mut r = Run::default();
-        for (v, p) in entries {
-            r.push(&term(v), *p);
+        let mut r = Run::new(entries.iter().map(|(_, p)| *p).collect());
+        for (i, (v, _)) in entries.iter().enumerate() {
+            r.push(&term(v), i as u32);
         }
-        r.set_traces(entries.iter().map(|(_, p)| *p).collect());
         r
     }
 
@@ -378,7 +391,7 @@ mod tests {
             ("d", posting(7, 4, 0, 1)),
         ]);
         assert_eq!(r.postings_of(&term("a")).len(), 2);
-        assert_eq!(r.postings_of(&term("b")), &[posting(7, 3, 0, 1)]);
+        assert_eq!(r.postings_of(&term("b")), &[2]);
         assert!(r.postings_of(&term("c")).is_empty());
         assert_eq!(r.postings_of(&term("d")).len(), 1);
         assert!(Run::default().postings_of(&term("a")).is_empty());
@@ -388,11 +401,10 @@ mod tests {
     fn merge_writes_one_key_per_group_and_a_trace_table_newest_first() {
         let mut service = Vec::new();
         keys::service_prefix(&mut service, "svc");
-        let mut a = Run::default();
-        a.push(&service, posting(5, 1, 10, 20));
-        a.push(&term("a"), posting(5, 1, 10, 20));
-        a.push(&term("b"), posting(3, 2, 0, 1));
-        a.set_traces(vec![posting(5, 1, 10, 20), posting(3, 2, 0, 1)]);
+        let mut a = Run::new(vec![posting(5, 1, 10, 20), posting(3, 2, 0, 1)]);
+        a.push(&service, 0);
+        a.push(&term("a"), 0);
+        a.push(&term("b"), 1);
         let runs = vec![
             Arc::new(a),
             Arc::new(run(&[
@@ -447,11 +459,11 @@ mod tests {
     }
 
     #[test]
-    fn a_posting_without_a_trace_entry_is_an_error_not_a_wrong_ordinal() {
+    fn a_posting_beyond_its_runs_traces_is_an_error_not_a_wrong_ordinal() {
         let mut r = run(&[("a", posting(5, 1, 0, 1))]);
-        r.push(&term("b"), posting(4, 9, 0, 1));
+        r.push(&term("b"), 1);
         let err = merge_runs(&[Arc::new(r)], 1, |_, _| {}).expect_err("refused");
-        assert!(err.to_string().contains("no trace-table entry"), "{err}");
+        assert!(err.to_string().contains("beyond its run"), "{err}");
     }
 
     #[test]

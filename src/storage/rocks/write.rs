@@ -4,10 +4,11 @@
 //!
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
 //! sort per batch; chunk bytes go through one reusable buffer; catalog rows and postings are
-//! built into one arena per partition, sorted and deduplicated there (one key per distinct index
-//! key per batch, min/max start aggregated), so there is no allocation per span or per key. The
-//! postings become one sorted [`Run`] per partition, built before the open-segment lock is taken
-//! and appended under it in O(1). Must never write spans and index entries in separate
+//! built into one arena per partition, sorted and deduplicated there, so there is no allocation
+//! per span or per key. A posting names its trace by an index into the write's own (minute,
+//! trace) list, so the flush maps it to the trace table without a search. The postings become
+//! one sorted [`Run`] per partition, built before the open-segment lock is taken and appended
+//! under it in O(1). Must never write spans and index entries in separate
 //! batches, never make postings searchable before their write is durable, and never build keys
 //! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
 
@@ -103,8 +104,7 @@ fn build<'a>(
             wb.put_cf(&spans_cf, keys::span_key(trace_id, chunk_id), &chunk);
             logged.push((trace_id, chunk_id));
             for (_, span) in trace {
-                index.add_rows(span);
-                index.add_tags(span);
+                index.add(span);
             }
         }
         codec::encode_write_log(&logged, &mut chunk);
@@ -145,8 +145,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
                 spans.clear();
                 codec::decode_chunk(trace_id, &bytes, &mut spans)?;
                 for span in &spans {
-                    index.add_rows(span);
-                    index.add_tags(span);
+                    index.add(span);
                 }
             }
             let run = index.drain_into(&mut WriteBatch::default(), &index_cf);
@@ -166,66 +165,80 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// One index key in the arena, with the start times of the spans that produced it.
+/// One key in the arena: a catalog row, or a posting as term ‖ trace index (4 BE).
 struct Entry {
     from: usize,
     to: usize,
-    min_start_ns: u64,
-    max_start_ns: u64,
 }
 
-/// Index keys (catalog rows and posting sort keys) of one partition of one batch, built into
-/// one arena.
+/// Bytes after the term in a posting's arena key.
+const TRACE_INDEX_LEN: usize = 4;
+
+/// Catalog rows and postings of one partition of one batch, built into one arena.
 #[derive(Default)]
 struct IndexBuilder {
     arena: Vec<u8>,
     entries: Vec<Entry>,
     scratch: String,
+    /// The (minute, trace) pairs of the spans added so far, with their start range: the
+    /// postings refer to them by index.
+    traces: Vec<Posting>,
+    /// The trace of the span added last, and its (minute, index in `traces`) pairs. Spans come
+    /// trace by trace, so this finds a span's entry without a map.
+    current: Option<TraceId>,
+    current_minutes: Vec<(u32, u32)>,
 }
 
 impl IndexBuilder {
-    fn push(&mut self, start_ns: u64, build: impl FnOnce(&mut Vec<u8>)) {
+    /// The index of the span's (minute, trace) in `traces`, widened to its start.
+    fn trace_index(&mut self, span: &Span) -> u32 {
+        if self.current != Some(span.trace_id) {
+            self.current = Some(span.trace_id);
+            self.current_minutes.clear();
+        }
+        let minute = keys::minute_of(span.start_ns);
+        if let Some(&(_, i)) = self.current_minutes.iter().find(|(m, _)| *m == minute) {
+            self.traces[i as usize].include(span.start_ns);
+            return i;
+        }
+        let i = self.traces.len() as u32;
+        self.traces
+            .push(Posting::new(span.trace_id, span.start_ns, span.start_ns));
+        self.current_minutes.push((minute, i));
+        i
+    }
+
+    fn push(&mut self, build: impl FnOnce(&mut Vec<u8>)) {
         let from = self.arena.len();
         build(&mut self.arena);
         self.entries.push(Entry {
             from,
             to: self.arena.len(),
-            min_start_ns: start_ns,
-            max_start_ns: start_ns,
         });
     }
 
-    /// The catalog row and the `S`, `O` and `D` postings of a span. Every span has an `S`
-    /// posting, so those name every (minute, trace) of a run: its trace table.
-    fn add_rows(&mut self, span: &Span) {
-        let svc = span.service();
-        let t = span.start_ns;
-        let rm = keys::rev_minute(t);
-        let id = span.trace_id;
-        self.push(t, |out| keys::catalog_key(out, svc, &span.name, span.kind));
-        self.push(t, |out| {
-            keys::service_prefix(out, svc);
-            keys::push_entry_suffix(out, rm, id);
-        });
-        self.push(t, |out| {
-            keys::operation_prefix(out, svc, &span.name, span.kind);
-            keys::push_entry_suffix(out, rm, id);
-        });
-        self.push(t, |out| {
-            keys::duration_prefix(out, svc, keys::duration_bucket(span.duration_ns()));
-            keys::push_entry_suffix(out, rm, id);
+    fn push_posting(&mut self, trace: u32, build: impl FnOnce(&mut Vec<u8>)) {
+        self.push(|out| {
+            build(out);
+            out.extend_from_slice(&trace.to_be_bytes());
         });
     }
 
-    /// The `T` postings of a span.
-    fn add_tags(&mut self, span: &Span) {
+    /// The catalog row and the `S`, `O`, `D` and `T` postings of a span.
+    fn add(&mut self, span: &Span) {
         let svc = span.service();
-        let t = span.start_ns;
-        let rm = keys::rev_minute(t);
-        let id = span.trace_id;
+        let trace = self.trace_index(span);
+        self.push(|out| keys::catalog_key(out, svc, &span.name, span.kind));
+        self.push_posting(trace, |out| keys::service_prefix(out, svc));
+        self.push_posting(trace, |out| {
+            keys::operation_prefix(out, svc, &span.name, span.kind)
+        });
+        self.push_posting(trace, |out| {
+            keys::duration_prefix(out, svc, keys::duration_bucket(span.duration_ns()))
+        });
         let mut scratch = std::mem::take(&mut self.scratch);
         for_each_indexed_attribute(span, |key, value| {
-            // `service.name` is the `S` row already; over-long keys/values stay searchable
+            // `service.name` is the `S` term already; over-long keys/values stay searchable
             // through verification only (the search never drives from them).
             if key == SERVICE_NAME || key.len() > keys::MAX_INDEXED_LEN {
                 return;
@@ -239,59 +252,39 @@ impl IndexBuilder {
                 }
             };
             if v.len() <= keys::MAX_INDEXED_LEN {
-                self.push(t, |out| {
-                    keys::tag_prefix(out, svc, key, v);
-                    keys::push_entry_suffix(out, rm, id);
-                });
+                self.push_posting(trace, |out| keys::tag_prefix(out, svc, key, v));
             }
         });
         self.scratch = scratch;
         // `error=true` matches every error span, even one carrying an `error` attribute of its
         // own (which suppresses the synthetic one in `for_each_indexed_attribute`).
         if span.is_error() {
-            self.push(t, |out| {
-                keys::tag_prefix(out, svc, "error", "true");
-                keys::push_entry_suffix(out, rm, id);
-            });
+            self.push_posting(trace, |out| keys::tag_prefix(out, svc, "error", "true"));
         }
     }
 
-    /// Sorts, merges equal keys (min of mins, max of maxes), puts the catalog rows and returns
-    /// the postings as a run; empties the builder.
+    /// Sorts, drops duplicate keys, puts the catalog rows and returns the postings as a run;
+    /// empties the builder.
     fn drain_into(&mut self, wb: &mut WriteBatch, cf: &impl AsColumnFamilyRef) -> Run {
-        let mut run = Run::default();
-        let mut traces = Vec::new();
+        let mut run = Run::new(std::mem::take(&mut self.traces));
+        self.current = None;
         let arena = &self.arena;
-        self.entries
-            .sort_unstable_by(|a, b| arena[a.from..a.to].cmp(&arena[b.from..b.to]));
-        let mut i = 0;
-        while i < self.entries.len() {
-            let key = &arena[self.entries[i].from..self.entries[i].to];
-            let (mut min, mut max) = (self.entries[i].min_start_ns, self.entries[i].max_start_ns);
-            let mut j = i + 1;
-            while j < self.entries.len() && arena[self.entries[j].from..self.entries[j].to] == *key
-            {
-                min = min.min(self.entries[j].min_start_ns);
-                max = max.max(self.entries[j].max_start_ns);
-                j += 1;
-            }
-            if key[0] == keys::TAG_CATALOG {
-                wb.put_cf(cf, key, b"");
+        let key = |e: &Entry| &arena[e.from..e.to];
+        self.entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        self.entries.dedup_by(|a, b| key(a) == key(b));
+        for e in &self.entries {
+            let k = key(e);
+            if k[0] == keys::TAG_CATALOG {
+                wb.put_cf(cf, k, b"");
             } else {
-                // Sorted by full key = by (term, newest minute, trace): the run's order.
-                let term = &key[..key.len() - keys::ENTRY_SUFFIX_LEN];
-                let id = keys::parse_entry_suffix(key, term.len()).map_or(TraceId::ZERO, |e| e.1);
-                let posting = Posting::new(id, min, max);
-                run.push(term, posting);
-                if key[0] == keys::TAG_SERVICE {
-                    traces.push(posting);
-                }
+                let (term, trace) = k.split_at(k.len() - TRACE_INDEX_LEN);
+                let mut index = [0u8; TRACE_INDEX_LEN];
+                index.copy_from_slice(trace);
+                run.push(term, u32::from_be_bytes(index));
             }
-            i = j;
         }
         self.arena.clear();
         self.entries.clear();
-        run.set_traces(traces);
         run
     }
 }
