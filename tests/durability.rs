@@ -61,7 +61,7 @@ async fn kill_9_right_after_acknowledgement_loses_nothing() {
     let now = now_ns();
     let batches = 40u64;
     for b in 0..batches {
-        // A tag unique to the batch: its postings are only in the open tag segment (in memory)
+        // A tag unique to the batch: its postings are only in the open segment (in memory)
         // when the process dies, so only the write-log replay can make it searchable again.
         let spans = (0..25u64)
             .map(|i| {

@@ -452,7 +452,7 @@ pub fn parse_trace_table_key(key: &[u8]) -> Result<(u64, u32), KeyError> {
     }
 }
 
-/// `L` ‖ seq(8 BE): the write-log row of one write in one partition.
+/// `A` ‖ seq(8 BE): the write-log row of one write in one partition.
 pub fn write_log_key(seq: u64) -> [u8; WRITE_LOG_KEY_LEN] {
     let mut k = [0u8; WRITE_LOG_KEY_LEN];
     k[0] = TAG_WRITE_LOG;

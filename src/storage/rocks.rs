@@ -86,7 +86,7 @@ pub struct RocksStore {
     partitions: RwLock<BTreeSet<u64>>,
     /// Serialises partition creation so that two writers never create the same CF.
     create_lock: Mutex<()>,
-    /// Tag postings of durable writes not flushed to `T` keys yet, and the write-log seqs.
+    /// Postings of durable writes not flushed to segment keys yet, and the write-log seqs.
     segments: RwLock<OpenSegments>,
     /// Serialises segment flushes (a flush's range delete must not overtake an earlier flush's
     /// keys) and partition drops (retention takes it before `partitions`, so a flush needs no

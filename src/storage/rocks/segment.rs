@@ -121,7 +121,7 @@ impl OpenSegments {
         self.open_postings
     }
 
-    /// Takes the seq of a write's `L` rows; [`Self::append`] or [`Self::abort_write`] must follow.
+    /// Takes the seq of a write's `A` rows; [`Self::append`] or [`Self::abort_write`] must follow.
     pub(super) fn begin_write(&mut self) -> u64 {
         let seq = self.next_write_seq;
         self.next_write_seq += 1;

@@ -159,7 +159,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
         tracing::info!(
             writes = rows,
             postings = store.segments.read().open_postings(),
-            "rebuilt the open tag segments from the write log"
+            "rebuilt the open segments from the write log"
         );
     }
     Ok(())
