@@ -356,6 +356,20 @@ struct Reader<'b> {
 }
 
 impl<'b> Reader<'b> {
+    /// A reader of `bytes` past their leading version byte, which must be `version`.
+    fn versioned(bytes: &'b [u8], what: &'static str, version: u8) -> Result<Self, StorageError> {
+        let mut r = Reader {
+            buf: bytes,
+            pos: 0,
+            what,
+        };
+        let found = r.u8()?;
+        if found != version {
+            return Err(r.err(&format!("unknown {what} version {found}")));
+        }
+        Ok(r)
+    }
+
     fn err(&self, detail: &str) -> StorageError {
         corrupt(self.what, format!("{detail} at byte {}", self.pos))
     }
@@ -481,15 +495,7 @@ pub fn decode_chunk(
     bytes: &[u8],
     out: &mut Vec<Span>,
 ) -> Result<(), StorageError> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
-        what: CHUNK,
-    };
-    let version = r.u8()?;
-    if version != CHUNK_VERSION {
-        return Err(r.err(&format!("unknown chunk version {version}")));
-    }
+    let mut r = Reader::versioned(bytes, CHUNK, CHUNK_VERSION)?;
     let n = r.count()?;
     let mut resources = Vec::with_capacity(n);
     for _ in 0..n {
@@ -662,15 +668,7 @@ impl SegmentWriter {
 
 /// A segment's header read; the reader stands at its first sub-term.
 fn segment_reader(bytes: &[u8]) -> Result<(Reader<'_>, u32, u64), StorageError> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
-        what: SEGMENT,
-    };
-    let version = r.u8()?;
-    if version != SEGMENT_VERSION {
-        return Err(r.err(&format!("unknown segment version {version}")));
-    }
+    let mut r = Reader::versioned(bytes, SEGMENT, SEGMENT_VERSION)?;
     let gap = u32::try_from(r.varint()?).map_err(|_| r.err("oldest minute gap too large"))?;
     let n = r.varint()?;
     if n > (r.remaining() / MIN_SUBTERM_BYTES) as u64 {
@@ -798,15 +796,7 @@ pub fn encode_trace_block(entries: &[Posting], out: &mut Vec<u8>) {
 /// Replaces `out` with the entries of a block written by [`encode_trace_block`].
 pub fn decode_trace_block(bytes: &[u8], out: &mut Vec<Posting>) -> Result<(), StorageError> {
     out.clear();
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
-        what: TRACE_BLOCK,
-    };
-    let version = r.u8()?;
-    if version != TRACE_BLOCK_VERSION {
-        return Err(r.err(&format!("unknown trace-table block version {version}")));
-    }
+    let mut r = Reader::versioned(bytes, TRACE_BLOCK, TRACE_BLOCK_VERSION)?;
     let mut minute = u32::try_from(r.varint()?).map_err(|_| r.err("first minute beyond u32"))?;
     let n = r.varint()?;
     if n > (r.remaining() / MIN_TRACE_ENTRY_BYTES) as u64 {
@@ -851,15 +841,7 @@ pub fn encode_write_log(chunks: &[(TraceId, u64)], out: &mut Vec<u8>) {
 
 /// Decodes a write-log row written by [`encode_write_log`].
 pub fn decode_write_log(bytes: &[u8]) -> Result<Vec<(TraceId, u64)>, StorageError> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
-        what: WRITE_LOG,
-    };
-    let version = r.u8()?;
-    if version != WRITE_LOG_VERSION {
-        return Err(r.err(&format!("unknown write-log version {version}")));
-    }
+    let mut r = Reader::versioned(bytes, WRITE_LOG, WRITE_LOG_VERSION)?;
     let n = r.varint()?;
     if n.saturating_mul(WRITE_LOG_ENTRY_BYTES as u64) != r.remaining() as u64 {
         return Err(r.err("count does not match the remaining bytes"));
