@@ -1,6 +1,7 @@
 //! Criterion benches of the hot paths, on the reference workload's spans:
-//! OTLP protobuf decode → model, chunk encoding and decoding, index key encoding, one durable
-//! RocksDB write batch, and reading one trace back.
+//! OTLP protobuf decode → model, chunk encoding and decoding (strings inline; the string table
+//! is part of the write-batch bench), index key encoding, one durable RocksDB write batch, and
+//! reading one trace back.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tracehound::bench::ingest::encode_request;
 use tracehound::bench::workload::{GenTrace, Workload};
 use tracehound::ingest::otlp::{decode_protobuf, to_model};
 use tracehound::model::{SpanBatch, SpanKind};
-use tracehound::storage::codec::{decode_chunk, ChunkEncoder};
+use tracehound::storage::codec::{decode_chunk, ChunkEncoder, Inline};
 use tracehound::storage::keys;
 use tracehound::storage::rocks::{RocksOptions, RocksStore};
 use tracehound::storage::TraceStore;
@@ -55,18 +56,18 @@ fn codec(c: &mut Criterion) {
     g.bench_function("encode_trace_chunk", |b| {
         b.iter(|| {
             let mut enc = ChunkEncoder::new();
-            enc.encode(trace.iter().copied(), &mut out);
+            enc.encode(trace.iter().copied(), &mut Inline, &mut out);
             black_box(out.len())
         })
     });
     let mut enc = ChunkEncoder::new();
-    enc.encode(trace.iter().copied(), &mut out);
+    enc.encode(trace.iter().copied(), &mut Inline, &mut out);
     let id = batch.spans[0].trace_id;
     let mut spans = Vec::new();
     g.bench_function("decode_trace_chunk", |b| {
         b.iter(|| {
             spans.clear();
-            decode_chunk(id, black_box(&out), &mut spans).expect("decodes");
+            decode_chunk(id, black_box(&out), &Inline, &mut spans).expect("decodes");
             black_box(spans.len())
         })
     });

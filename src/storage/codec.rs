@@ -12,19 +12,28 @@
 //! version(1 byte = CHUNK_VERSION)
 //! n_resources, resources: attributes, dropped_attributes_count, schema_url
 //! n_scopes,    scopes:    name, version, attributes, dropped_attributes_count, schema_url
-//! n_spans,     spans:     resource_index, scope_index, span_id(8), parent(flag byte [+ 8 bytes]),
-//!                         trace_state, name, kind(1), start_ns, zigzag(end − start, wrapping),
+//! n_spans,     spans:     resource_index, scope_index, span_id(8), parent,
+//!                         trace_state, text(name), kind(1), zigzag(start − previous span's start
+//!                         (0 for the first), wrapping), zigzag(end − start, wrapping),
 //!                         attributes, dropped_attributes_count,
-//!                         n_events { zigzag(time − start), name, attributes, dropped },
+//!                         n_events { zigzag(time − start), text(name), attributes, dropped },
 //!                         dropped_events_count,
 //!                         n_links { trace_id(16), span_id(8), trace_state, attributes, dropped,
 //!                                   flags }, dropped_links_count,
 //!                         status_code(1), status_message, flags
-//! attributes: n, { key, value }; value: tag byte then payload (see `ValueTag`)
+//! parent:     0 = none, 1 = span_id(8) follows, 2 + i = the span ID of the chunk's span i
+//! attributes: n, { text(key), value }; value: tag byte then payload (see `tag`), a string
+//!             value's payload is a text
+//! text:       varint v; even: v / 2 bytes of UTF-8 follow; odd: string (v − 1) / 2 of the
+//!             partition's string table ([`StringTable`])
 //! ```
 //!
 //! The trace ID is in the key and is not repeated. Resources and scopes are stored once per
 //! chunk (deduplicated by pointer, then by value) and shared again through `Arc` on decode.
+//! Repeated strings (attribute keys and top-level string values, span and event names) are
+//! IDs of the string table the encoder is given ([`StringIds`]); the table decides which
+//! strings it takes, every other one is inline. Version-1 chunks (format 3) had plain strings
+//! for every text, a flag byte (0/1) for the parent and absolute start times; they still decode.
 //!
 //! Segment (the value of a segment key: the postings of one group from one flush), sub-terms in
 //! byte order, each with its ordinals (indices into the flush's trace table) ascending:
@@ -44,6 +53,10 @@
 //!       minute), max_us − min_us }
 //! ```
 //!
+//! String-table row (the value of a `B` key): `version(1 byte = STRING_ROW_VERSION),
+//! space(1 byte: 0 = attribute keys, 1 = names, 2 = string values), id within the space,
+//! UTF-8 bytes to the end`.
+//!
 //! Write log (the value of an `A` key): `version(1 byte = WRITE_LOG_VERSION), n,
 //! n × { trace_id(16), chunk_id(8 BE) }`.
 
@@ -55,8 +68,10 @@ use crate::model::{
     Value,
 };
 
-/// Version byte leading every chunk.
-pub const CHUNK_VERSION: u8 = 1;
+/// Version byte leading every chunk this build writes.
+pub const CHUNK_VERSION: u8 = 2;
+/// The chunk version without string IDs, parent indices or start deltas; still read.
+const CHUNK_VERSION_PLAIN: u8 = 1;
 
 /// Deepest array/map nesting written and read. Deeper values (only a hostile client sends
 /// them) are stored as [`Value::Empty`] at this depth, so that every stored chunk stays readable.
@@ -68,11 +83,14 @@ pub const SEGMENT_VERSION: u8 = 2;
 pub const TRACE_BLOCK_VERSION: u8 = 1;
 /// Version byte leading every write-log row.
 pub const WRITE_LOG_VERSION: u8 = 1;
+/// Version byte leading every string-table row.
+pub const STRING_ROW_VERSION: u8 = 1;
 
 const CHUNK: &str = "span chunk";
 const SEGMENT: &str = "segment";
 const TRACE_BLOCK: &str = "trace-table block";
 const WRITE_LOG: &str = "write log";
+const STRING_ROW: &str = "string-table row";
 /// Smallest encoding of one trace-table entry: gap(1) + trace_id(16) + min(1) + span(1).
 const MIN_TRACE_ENTRY_BYTES: usize = 19;
 /// Smallest encoding of one sub-term: shared, suffix_len, n, ordinals_len (1 each).
@@ -134,6 +152,91 @@ impl Posting {
     }
 }
 
+/// What a string of a chunk is, so that a string table can bound each kind on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// An attribute key.
+    Key,
+    /// A span or event name.
+    Name,
+    /// A string value of the attribute key with this ID.
+    Value { key: u32 },
+}
+
+/// The ID ranges of a string table: attribute keys, names, and string values. The values of
+/// all keys share one range: values often repeat across keys, and one range keeps the table
+/// (and so its lookups) small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    Keys = 0,
+    Names = 1,
+    Values = 2,
+}
+
+impl Space {
+    pub const ALL: [Space; 3] = [Space::Keys, Space::Names, Space::Values];
+}
+
+impl TextKind {
+    pub fn space(self) -> Space {
+        match self {
+            TextKind::Key => Space::Keys,
+            TextKind::Name => Space::Names,
+            TextKind::Value { .. } => Space::Values,
+        }
+    }
+}
+
+/// Replaces `out` with the string-table row of string `id` of `space`.
+pub fn encode_string_row(space: Space, id: u32, text: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(STRING_ROW_VERSION);
+    out.push(space as u8);
+    put_varint(out, id as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Decodes a row written by [`encode_string_row`].
+pub fn decode_string_row(bytes: &[u8]) -> Result<(Space, u32, &str), StorageError> {
+    let mut r = Reader::versioned(bytes, STRING_ROW, STRING_ROW_VERSION)?;
+    let n = r.u8()?;
+    let space = *Space::ALL
+        .get(n as usize)
+        .ok_or_else(|| r.err(&format!("unknown space {n}")))?;
+    let id = r.u32()?;
+    let rest = r.take(r.remaining())?;
+    let text = std::str::from_utf8(rest).map_err(|_| r.err("string is not utf-8"))?;
+    Ok((space, id, text))
+}
+
+/// Assigns string-table IDs while encoding ([`ChunkEncoder::encode`]).
+pub trait StringIds {
+    /// The ID of `s`, or `None` to write it inline.
+    fn id(&mut self, s: &str, kind: TextKind) -> Option<u32>;
+}
+
+/// Resolves string-table IDs while decoding ([`decode_chunk`]). IDs are numbered per
+/// [`Space`] from 0, so that the few keys and names get small IDs.
+pub trait StringTable {
+    fn text(&self, space: Space, id: u32) -> Option<&str>;
+}
+
+/// No string table: every string is written inline, and no ID resolves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inline;
+
+impl StringIds for Inline {
+    fn id(&mut self, _: &str, _: TextKind) -> Option<u32> {
+        None
+    }
+}
+
+impl StringTable for Inline {
+    fn text(&self, _: Space, _: u32) -> Option<&str> {
+        None
+    }
+}
+
 /// Value tags. Bools carry their value in the tag.
 mod tag {
     pub const EMPTY: u8 = 0;
@@ -190,7 +293,26 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     put_bytes(out, s.as_bytes());
 }
 
-fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
+/// A text field: a string-table ID, or the string inline.
+fn put_text(out: &mut Vec<u8>, id: Option<u32>, s: &str) {
+    match id {
+        Some(id) => put_varint(out, (id as u64) << 1 | 1),
+        None => {
+            put_varint(out, (s.len() as u64) << 1);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// A value; `key` is the string ID of its attribute key when the value itself may get one
+/// (top-level attributes only).
+fn put_value(
+    out: &mut Vec<u8>,
+    v: &Value,
+    depth: usize,
+    ids: &mut dyn StringIds,
+    key: Option<u32>,
+) {
     if depth >= MAX_VALUE_DEPTH && matches!(v, Value::Array(_) | Value::Map(_)) {
         out.push(tag::EMPTY);
         return;
@@ -199,7 +321,8 @@ fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
         Value::Empty => out.push(tag::EMPTY),
         Value::Str(s) => {
             out.push(tag::STR);
-            put_str(out, s);
+            let id = key.and_then(|key| ids.id(s, TextKind::Value { key }));
+            put_text(out, id, s);
         }
         Value::Bool(false) => out.push(tag::FALSE),
         Value::Bool(true) => out.push(tag::TRUE),
@@ -219,21 +342,22 @@ fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
             out.push(tag::ARRAY);
             put_varint(out, vs.len() as u64);
             for v in vs {
-                put_value(out, v, depth + 1);
+                put_value(out, v, depth + 1, &mut Inline, None);
             }
         }
         Value::Map(kvs) => {
             out.push(tag::MAP);
-            put_attributes(out, kvs, depth + 1);
+            put_attributes(out, kvs, depth + 1, &mut Inline);
         }
     }
 }
 
-fn put_attributes(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize) {
+fn put_attributes(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize, ids: &mut dyn StringIds) {
     put_varint(out, kvs.len() as u64);
     for kv in kvs {
-        put_str(out, &kv.key);
-        put_value(out, &kv.value, depth);
+        let key = ids.id(&kv.key, TextKind::Key);
+        put_text(out, key, &kv.key);
+        put_value(out, &kv.value, depth, ids, key);
     }
 }
 
@@ -255,6 +379,8 @@ pub struct ChunkEncoder<'a> {
     resources: Vec<&'a Resource>,
     scopes: Vec<&'a Scope>,
     refs: Vec<(u64, u64)>,
+    /// (span ID, index in the chunk), sorted: parents are written as indices.
+    span_ids: Vec<(SpanId, u32)>,
 }
 
 impl<'a> ChunkEncoder<'a> {
@@ -263,24 +389,29 @@ impl<'a> ChunkEncoder<'a> {
     }
 
     /// Replaces `out` with the encoding of `spans` (all of one trace; their trace IDs are not
-    /// written). The bytes depend only on the spans and their order.
-    pub fn encode<I>(&mut self, spans: I, out: &mut Vec<u8>)
+    /// written), with the string IDs `ids` gives. The bytes depend only on the spans, their
+    /// order and those IDs.
+    pub fn encode<I>(&mut self, spans: I, ids: &mut dyn StringIds, out: &mut Vec<u8>)
     where
         I: Iterator<Item = &'a Span> + Clone,
     {
         self.resources.clear();
         self.scopes.clear();
         self.refs.clear();
-        for s in spans.clone() {
+        self.span_ids.clear();
+        for (i, s) in spans.clone().enumerate() {
             let r = intern(&mut self.resources, &*s.resource);
             let c = intern(&mut self.scopes, &*s.scope);
             self.refs.push((r, c));
+            self.span_ids.push((s.span_id, i as u32));
         }
+        // The first of equal IDs wins, so the parent index is the same on every encoding.
+        self.span_ids.sort_unstable();
         out.clear();
         out.push(CHUNK_VERSION);
         put_varint(out, self.resources.len() as u64);
         for r in &self.resources {
-            put_attributes(out, &r.attributes, 0);
+            put_attributes(out, &r.attributes, 0, ids);
             put_varint(out, r.dropped_attributes_count as u64);
             put_str(out, &r.schema_url);
         }
@@ -288,39 +419,64 @@ impl<'a> ChunkEncoder<'a> {
         for c in &self.scopes {
             put_str(out, &c.name);
             put_str(out, &c.version);
-            put_attributes(out, &c.attributes, 0);
+            put_attributes(out, &c.attributes, 0, ids);
             put_varint(out, c.dropped_attributes_count as u64);
             put_str(out, &c.schema_url);
         }
         put_varint(out, self.refs.len() as u64);
+        let mut previous_start = 0;
         for (s, &(r, c)) in spans.zip(self.refs.iter()) {
             put_varint(out, r);
             put_varint(out, c);
-            put_span(out, s);
+            let parent = self.parent_index(s.parent_span_id);
+            put_span(out, s, parent, previous_start, ids);
+            previous_start = s.start_ns;
         }
+    }
+
+    /// The index in the chunk of the (first) span with ID `parent`.
+    fn parent_index(&self, parent: SpanId) -> Option<u32> {
+        let i = self.span_ids.partition_point(|(id, _)| *id < parent);
+        self.span_ids
+            .get(i)
+            .filter(|(id, _)| *id == parent)
+            .map(|&(_, index)| index)
     }
 }
 
-fn put_span(out: &mut Vec<u8>, s: &Span) {
+/// Parent field values below the span indices.
+const PARENT_NONE: u64 = 0;
+const PARENT_ID: u64 = 1;
+const PARENT_INDEX_BASE: u64 = 2;
+
+fn put_span(
+    out: &mut Vec<u8>,
+    s: &Span,
+    parent_index: Option<u32>,
+    previous_start: u64,
+    ids: &mut dyn StringIds,
+) {
     out.extend_from_slice(&s.span_id.0);
     if s.parent_span_id.is_zero() {
-        out.push(0);
+        put_varint(out, PARENT_NONE);
+    } else if let Some(i) = parent_index {
+        put_varint(out, PARENT_INDEX_BASE + i as u64);
     } else {
-        out.push(1);
+        put_varint(out, PARENT_ID);
         out.extend_from_slice(&s.parent_span_id.0);
     }
     put_str(out, &s.trace_state);
-    put_str(out, &s.name);
+    put_text(out, ids.id(&s.name, TextKind::Name), &s.name);
     out.push(s.kind as u8);
-    put_varint(out, s.start_ns);
+    put_delta(out, previous_start, s.start_ns);
     put_delta(out, s.start_ns, s.end_ns);
-    put_attributes(out, &s.attributes, 0);
+    put_attributes(out, &s.attributes, 0, ids);
     put_varint(out, s.dropped_attributes_count as u64);
     put_varint(out, s.events.len() as u64);
     for e in &s.events {
         put_delta(out, s.start_ns, e.time_ns);
-        put_str(out, &e.name);
-        put_attributes(out, &e.attributes, 0);
+        put_text(out, ids.id(&e.name, TextKind::Name), &e.name);
+        put_attributes(out, &e.attributes, 0, ids);
         put_varint(out, e.dropped_attributes_count as u64);
     }
     put_varint(out, s.dropped_events_count as u64);
@@ -329,7 +485,7 @@ fn put_span(out: &mut Vec<u8>, s: &Span) {
         out.extend_from_slice(&l.trace_id.0);
         out.extend_from_slice(&l.span_id.0);
         put_str(out, &l.trace_state);
-        put_attributes(out, &l.attributes, 0);
+        put_attributes(out, &l.attributes, 0, ids);
         put_varint(out, l.dropped_attributes_count as u64);
         put_varint(out, l.flags as u64);
     }
@@ -353,16 +509,26 @@ struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
     what: &'static str,
+    /// Reading a version-2 chunk: tagged texts (inline or string ID), parent indices, start
+    /// deltas.
+    chunk_v2: bool,
+    strings: &'b dyn StringTable,
 }
 
 impl<'b> Reader<'b> {
-    /// A reader of `bytes` past their leading version byte, which must be `version`.
-    fn versioned(bytes: &'b [u8], what: &'static str, version: u8) -> Result<Self, StorageError> {
-        let mut r = Reader {
+    fn new(bytes: &'b [u8], what: &'static str) -> Self {
+        Reader {
             buf: bytes,
             pos: 0,
             what,
-        };
+            chunk_v2: false,
+            strings: &Inline,
+        }
+    }
+
+    /// A reader of `bytes` past their leading version byte, which must be `version`.
+    fn versioned(bytes: &'b [u8], what: &'static str, version: u8) -> Result<Self, StorageError> {
+        let mut r = Reader::new(bytes, what);
         let found = r.u8()?;
         if found != version {
             return Err(r.err(&format!("unknown {what} version {found}")));
@@ -441,17 +607,53 @@ impl<'b> Reader<'b> {
 
     fn string(&mut self) -> Result<String, StorageError> {
         let b = self.bytes()?;
+        self.utf8(b)
+    }
+
+    fn utf8(&self, b: &[u8]) -> Result<String, StorageError> {
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_owned()),
             Err(_) => Err(self.err("string is not utf-8")),
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, StorageError> {
+    /// A text field (see the chunk layout; a plain string in version-1 chunks) and its string
+    /// ID; `kind` is what an ID in it is (`None`: it cannot be one).
+    fn text(&mut self, kind: Option<TextKind>) -> Result<(String, Option<u32>), StorageError> {
+        if !self.chunk_v2 {
+            return Ok((self.string()?, None));
+        }
+        let v = self.varint()?;
+        if v & 1 == 0 {
+            if v >> 1 > self.remaining() as u64 {
+                return Err(self.err("length exceeds remaining bytes"));
+            }
+            let b = self.take((v >> 1) as usize)?;
+            return Ok((self.utf8(b)?, None));
+        }
+        let id = u32::try_from(v >> 1).map_err(|_| self.err("string ID exceeds u32"))?;
+        let Some(kind) = kind else {
+            return Err(self.err("string ID where none can be"));
+        };
+        match self.strings.text(kind.space(), id) {
+            Some(s) => Ok((s.to_owned(), Some(id))),
+            None => Err(self.err(&format!(
+                "{:?} string ID {id} is not in the string table",
+                kind.space()
+            ))),
+        }
+    }
+
+    fn name(&mut self) -> Result<String, StorageError> {
+        Ok(self.text(Some(TextKind::Name))?.0)
+    }
+
+    /// A value of the attribute key with string ID `key` (if it has one).
+    fn value(&mut self, depth: usize, key: Option<u32>) -> Result<Value, StorageError> {
         let t = self.u8()?;
         Ok(match t {
             tag::EMPTY => Value::Empty,
-            tag::STR => Value::Str(self.string()?),
+            tag::STR => Value::Str(self.text(key.map(|key| TextKind::Value { key }))?.0),
             tag::FALSE => Value::Bool(false),
             tag::TRUE => Value::Bool(true),
             tag::INT => Value::Int(unzigzag(self.varint()?)),
@@ -464,7 +666,7 @@ impl<'b> Reader<'b> {
                 let n = self.count()?;
                 let mut vs = Vec::with_capacity(n);
                 for _ in 0..n {
-                    vs.push(self.value(depth + 1)?);
+                    vs.push(self.value(depth + 1, None)?);
                 }
                 Value::Array(vs)
             }
@@ -477,8 +679,8 @@ impl<'b> Reader<'b> {
         let n = self.count()?;
         let mut kvs = Vec::with_capacity(n);
         for _ in 0..n {
-            let key = self.string()?;
-            let value = self.value(depth)?;
+            let (key, id) = self.text(Some(TextKind::Key))?;
+            let value = self.value(depth, id)?;
             kvs.push(KeyValue { key, value });
         }
         Ok(kvs)
@@ -489,13 +691,22 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// Decodes a chunk written by [`ChunkEncoder::encode`], appending its spans to `out`.
+/// Decodes a chunk written by [`ChunkEncoder::encode`], appending its spans to `out`;
+/// `strings` resolves its string IDs (the table of the partition the chunk was read from).
 pub fn decode_chunk(
     trace_id: TraceId,
     bytes: &[u8],
+    strings: &dyn StringTable,
     out: &mut Vec<Span>,
 ) -> Result<(), StorageError> {
-    let mut r = Reader::versioned(bytes, CHUNK, CHUNK_VERSION)?;
+    let mut r = match bytes.first() {
+        Some(&CHUNK_VERSION_PLAIN) => Reader::versioned(bytes, CHUNK, CHUNK_VERSION_PLAIN)?,
+        _ => Reader {
+            chunk_v2: true,
+            strings,
+            ..Reader::versioned(bytes, CHUNK, CHUNK_VERSION)?
+        },
+    };
     let n = r.count()?;
     let mut resources = Vec::with_capacity(n);
     for _ in 0..n {
@@ -518,6 +729,10 @@ pub fn decode_chunk(
     }
     let n = r.count()?;
     out.reserve(n);
+    let first = out.len();
+    // (position in `out`, index in the chunk of its parent), resolved once all are read.
+    let mut parents: Vec<(usize, usize)> = Vec::new();
+    let mut previous_start = 0;
     for _ in 0..n {
         let resource = resources
             .get(r.count()?)
@@ -527,7 +742,18 @@ pub fn decode_chunk(
             .get(r.count()?)
             .cloned()
             .ok_or_else(|| r.err("scope index out of range"))?;
-        out.push(read_span(&mut r, trace_id, resource, scope)?);
+        let (span, parent) = read_span(&mut r, trace_id, resource, scope, previous_start)?;
+        if let Some(i) = parent {
+            if i >= n {
+                return Err(r.err("parent index out of range"));
+            }
+            parents.push((out.len(), i));
+        }
+        previous_start = span.start_ns;
+        out.push(span);
+    }
+    for (at, i) in parents {
+        out[at].parent_span_id = out[first + i].span_id;
     }
     if r.remaining() != 0 {
         return Err(r.err("trailing bytes"));
@@ -535,26 +761,34 @@ pub fn decode_chunk(
     Ok(())
 }
 
+/// A span, and the chunk index of its parent when it is written as one (resolved by the
+/// caller).
 fn read_span(
     r: &mut Reader<'_>,
     trace_id: TraceId,
     resource: Arc<Resource>,
     scope: Arc<Scope>,
-) -> Result<Span, StorageError> {
+    previous_start: u64,
+) -> Result<(Span, Option<usize>), StorageError> {
     let span_id = r.span_id()?;
-    let parent_span_id = match r.u8()? {
-        0 => SpanId::ZERO,
-        1 => r.span_id()?,
+    let (parent_span_id, parent_index) = match r.varint()? {
+        PARENT_NONE => (SpanId::ZERO, None),
+        PARENT_ID => (r.span_id()?, None),
+        i if r.chunk_v2 => (SpanId::ZERO, Some((i - PARENT_INDEX_BASE) as usize)),
         _ => return Err(r.err("bad parent flag")),
     };
     let trace_state = r.string()?;
-    let name = r.string()?;
+    let name = r.name()?;
     let kind_byte = r.u8()?;
     let kind = SpanKind::ALL
         .get(kind_byte as usize)
         .copied()
         .ok_or_else(|| r.err("bad span kind"))?;
-    let start_ns = r.varint()?;
+    let start_ns = if r.chunk_v2 {
+        r.delta_from(previous_start)?
+    } else {
+        r.varint()?
+    };
     let end_ns = r.delta_from(start_ns)?;
     let attributes = r.attributes(0)?;
     let dropped_attributes_count = r.u32()?;
@@ -563,7 +797,7 @@ fn read_span(
     for _ in 0..n {
         events.push(Event {
             time_ns: r.delta_from(start_ns)?,
-            name: r.string()?,
+            name: r.name()?,
             attributes: r.attributes(0)?,
             dropped_attributes_count: r.u32()?,
         });
@@ -590,7 +824,7 @@ fn read_span(
     };
     let message = r.string()?;
     let flags = r.u32()?;
-    Ok(Span {
+    let span = Span {
         trace_id,
         span_id,
         parent_span_id,
@@ -609,7 +843,8 @@ fn read_span(
         flags,
         resource,
         scope,
-    })
+    };
+    Ok((span, parent_index))
 }
 
 /// Builds segment values: sub-terms in byte order, each with its ordinals.
@@ -719,11 +954,7 @@ fn walk_segment(
 
 /// Appends `count` delta-coded ordinals to `out`.
 fn decode_ordinals(count: u64, bytes: &[u8], out: &mut Vec<u32>) -> Result<(), StorageError> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
-        what: SEGMENT,
-    };
+    let mut r = Reader::new(bytes, SEGMENT);
     out.reserve(count as usize);
     let mut prev: Option<u32> = None;
     for _ in 0..count {
@@ -994,31 +1225,89 @@ mod tests {
         })
     }
 
+    /// Spans sharing resources and scopes; some have a parent (or a span ID) of another span
+    /// of the chunk, as real traces do.
     fn chunk() -> impl Strategy<Value = Vec<Span>> {
+        let picks = (
+            any::<usize>(),
+            any::<usize>(),
+            any::<Option<usize>>(),
+            any::<Option<usize>>(),
+        );
         (
             prop::collection::vec(resource(), 1..3),
             prop::collection::vec(scope(), 1..3),
-            prop::collection::vec((span(), any::<usize>(), any::<usize>()), 0..5),
+            prop::collection::vec((span(), picks), 0..5),
         )
             .prop_map(|(rs, cs, spans)| {
                 let rs: Vec<_> = rs.into_iter().map(Arc::new).collect();
                 let cs: Vec<_> = cs.into_iter().map(Arc::new).collect();
+                let ids: Vec<SpanId> = spans.iter().map(|(s, _)| s.span_id).collect();
                 spans
                     .into_iter()
-                    .map(|(mut s, ri, ci)| {
+                    .map(|(mut s, (ri, ci, parent, same_id))| {
                         s.resource = rs[ri % rs.len()].clone();
                         s.scope = cs[ci % cs.len()].clone();
+                        if let Some(p) = parent {
+                            s.parent_span_id = ids[p % ids.len()];
+                        }
+                        if let Some(d) = same_id {
+                            s.span_id = ids[d % ids.len()];
+                        }
                         s
                     })
                     .collect()
             })
     }
 
+    /// A string table that takes the strings `admit` accepts, numbered per space.
+    struct TestTable {
+        strings: Vec<(Space, String)>,
+        admit: fn(&str, TextKind) -> bool,
+    }
+
+    impl TestTable {
+        fn new(admit: fn(&str, TextKind) -> bool) -> Self {
+            TestTable {
+                strings: Vec::new(),
+                admit,
+            }
+        }
+    }
+
+    impl StringIds for TestTable {
+        fn id(&mut self, s: &str, kind: TextKind) -> Option<u32> {
+            let space = kind.space();
+            let mut of_space = self.strings.iter().filter(|(k, _)| *k == space);
+            if let Some(i) = of_space.position(|(_, t)| t == s) {
+                return Some(i as u32);
+            }
+            (self.admit)(s, kind).then(|| {
+                let id = self.strings.iter().filter(|(k, _)| *k == space).count();
+                self.strings.push((space, s.to_owned()));
+                id as u32
+            })
+        }
+    }
+
+    impl StringTable for TestTable {
+        fn text(&self, space: Space, id: u32) -> Option<&str> {
+            let mut of_space = self.strings.iter().filter(|(k, _)| *k == space);
+            of_space.nth(id as usize).map(|(_, t)| t.as_str())
+        }
+    }
+
+    /// Takes about half of the strings, and none of the values of key 0 (a capped key).
+    fn some_strings(s: &str, kind: TextKind) -> bool {
+        kind != (TextKind::Value { key: 0 }) && fnv1a64(s.as_bytes()) % 2 == 0
+    }
+
     fn round_trip(spans: &[Span]) -> Vec<Span> {
+        let mut table = TestTable::new(some_strings);
         let mut buf = Vec::new();
-        ChunkEncoder::new().encode(spans.iter(), &mut buf);
+        ChunkEncoder::new().encode(spans.iter(), &mut table, &mut buf);
         let mut out = Vec::new();
-        decode_chunk(TraceId::from_u128(7), &buf, &mut out).expect("decodes");
+        decode_chunk(TraceId::from_u128(7), &buf, &table, &mut out).expect("decodes");
         out
     }
 
@@ -1033,13 +1322,23 @@ mod tests {
             bytes in prop::collection::vec(any::<u8>(), 0..256),
         ) {
             let mut out = Vec::new();
-            let _ = decode_chunk(TraceId::ZERO, &bytes, &mut out);
+            let _ = decode_chunk(TraceId::ZERO, &bytes, &Inline, &mut out);
             let mut postings = Vec::new();
             let _ = decode_trace_block(&bytes, &mut postings);
             let _ = decode_segment(&bytes);
             let _ = find_in_segment(&bytes, b"v", &mut Vec::new());
             let _ = segment_oldest_gap(&bytes);
             let _ = decode_write_log(&bytes);
+            let _ = decode_string_row(&bytes);
+        }
+
+        #[test]
+        fn string_rows_round_trip(space in 0usize..3, id in any::<u32>(), text in string()) {
+            let space = Space::ALL[space];
+            let mut buf = Vec::new();
+            encode_string_row(space, id, &text, &mut buf);
+            prop_assert_eq!(decode_string_row(&buf).expect("decodes"), (space, id, text.as_str()));
+            prop_assert!(decode_string_row(&buf[..2]).is_err());
         }
 
         #[test]
@@ -1133,13 +1432,14 @@ mod tests {
         fn decoding_mutated_chunks_never_panics(
             spans in chunk(), pos in any::<usize>(), b in any::<u8>(), cut in any::<usize>(),
         ) {
+            let mut table = TestTable::new(some_strings);
             let mut buf = Vec::new();
-            ChunkEncoder::new().encode(spans.iter(), &mut buf);
+            ChunkEncoder::new().encode(spans.iter(), &mut table, &mut buf);
             let i = pos % buf.len();
             buf[i] = b;
             buf.truncate(cut % (buf.len() + 1));
             let mut out = Vec::new();
-            let _ = decode_chunk(TraceId::ZERO, &buf, &mut out);
+            let _ = decode_chunk(TraceId::ZERO, &buf, &table, &mut out);
         }
     }
 
@@ -1162,10 +1462,10 @@ mod tests {
             })
             .collect();
         let mut buf = Vec::new();
-        ChunkEncoder::new().encode(spans.iter(), &mut buf);
+        ChunkEncoder::new().encode(spans.iter(), &mut Inline, &mut buf);
         assert_eq!(buf[1], 1, "one resource in the table");
         let mut out = Vec::new();
-        decode_chunk(TraceId::ZERO, &buf, &mut out).expect("decodes");
+        decode_chunk(TraceId::ZERO, &buf, &Inline, &mut out).expect("decodes");
         assert_eq!(out.len(), 3);
         assert!(Arc::ptr_eq(&out[0].resource, &out[2].resource));
         assert_eq!(*out[2].resource, *equal_copy);
@@ -1199,5 +1499,102 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(round_trip(std::slice::from_ref(&span)), vec![span]);
+    }
+
+    fn workload_like_span(i: u64, parent: Option<u64>) -> Span {
+        Span {
+            trace_id: TraceId::from_u128(7),
+            span_id: SpanId::from_u64(100 + i),
+            parent_span_id: parent.map_or(SpanId::ZERO, |p| SpanId::from_u64(100 + p)),
+            name: "service-3-op-1".into(),
+            start_ns: 1_900_000_000_000_000_000 + i * 1_000_000,
+            end_ns: 1_900_000_000_000_000_000 + i * 1_000_000 + 500_000,
+            attributes: (0..11)
+                .map(|k| KeyValue::string(format!("attr.key_{k:02}"), format!("value-{i:03}")))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn string_ids_parent_indices_and_start_deltas_shrink_a_chunk() {
+        let spans: Vec<Span> = (0..10)
+            .map(|i| workload_like_span(i, i.checked_sub(1)))
+            .collect();
+        let mut inline = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut Inline, &mut inline);
+        let mut table = TestTable::new(|_, _| true);
+        let mut coded = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut table, &mut coded);
+        // Per span: 11 × (key + value) IDs, a name ID, a parent index and a small start delta.
+        assert!(
+            coded.len() < inline.len() / 4,
+            "{} vs {}",
+            coded.len(),
+            inline.len()
+        );
+        for (buf, strings) in [(&inline, &TestTable::new(|_, _| false)), (&coded, &table)] {
+            let mut out = Vec::new();
+            decode_chunk(TraceId::from_u128(7), buf, strings, &mut out).expect("decodes");
+            assert_eq!(out, spans);
+        }
+    }
+
+    #[test]
+    fn an_unknown_string_id_is_a_corrupt_chunk() {
+        let spans = [workload_like_span(0, None)];
+        let mut table = TestTable::new(|_, _| true);
+        let mut buf = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut table, &mut buf);
+        let err = decode_chunk(TraceId::ZERO, &buf, &Inline, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("Names string ID 0"), "{err}");
+    }
+
+    /// A version-1 chunk (format 3), assembled by hand: plain strings, a parent flag byte and
+    /// absolute start times.
+    #[test]
+    fn version_1_chunks_still_decode() {
+        let mut b = vec![1u8];
+        // One resource: service.name = "svc"; no dropped attributes, no schema URL.
+        b.extend([1, 1, 12]);
+        b.extend(b"service.name");
+        b.extend([tag::STR, 3]);
+        b.extend(b"svc");
+        b.extend([0, 0]);
+        // One empty scope.
+        b.extend([1, 0, 0, 0, 0, 0]);
+        // Two spans: the root and a child naming it by ID.
+        b.push(2);
+        for (id, parent, start) in [(1u8, None, 5u8), (2, Some(1u8), 7)] {
+            b.extend([0, 0]); // resource, scope
+            b.extend([0, 0, 0, 0, 0, 0, 0, id]);
+            match parent {
+                None => b.push(0),
+                Some(p) => b.extend([1, 0, 0, 0, 0, 0, 0, 0, p]),
+            }
+            b.extend([0, 2]); // trace_state, name
+            b.extend(b"op");
+            b.push(SpanKind::Server as u8);
+            b.extend([start, 4]); // start, zigzag(end − start) = +2
+            b.extend([1, 1]); // one attribute: k = "v"
+            b.extend(b"k");
+            b.extend([tag::STR, 1]);
+            b.extend(b"v");
+            b.extend([0, 0, 0, 0, 0]); // dropped attrs, events, dropped, links, dropped
+            b.extend([StatusCode::Error as u8, 0, 1]); // status, message, flags
+        }
+        let mut out = Vec::new();
+        decode_chunk(TraceId::from_u128(9), &b, &Inline, &mut out).expect("decodes");
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].resource.attributes,
+            vec![KeyValue::string("service.name", "svc")]
+        );
+        assert_eq!(out[1].parent_span_id, SpanId::from_u64(1));
+        assert_eq!((out[1].start_ns, out[1].end_ns), (7, 9));
+        assert_eq!(out[1].name, "op");
+        assert_eq!(out[1].attributes, vec![KeyValue::string("k", "v")]);
+        assert_eq!(out[1].status.code, StatusCode::Error);
+        assert_eq!(out[1].flags, 1);
     }
 }

@@ -18,6 +18,7 @@
 //! | `default` | `segment_seq` | u64 BE: the seq of the last flushed segment |
 //! | `spans.<start 12 digits>` | trace_id(16) ‖ chunk_id(8 BE) | codec chunk (all spans of one trace in one partition from one write) |
 //! | `index.<start 12 digits>` | `A` ‖ write_seq(8 BE) | write log: (trace_id, chunk_id) of the chunks one write put in this partition (`codec::encode_write_log`) |
+//! | `index.…` | `B` ‖ string_id(4 BE) | UTF-8 bytes of one entry of the partition's string table (`rocks/strings.rs`) |
 //! | `index.…` | `C` ‖ str(service) ‖ str(operation) ‖ kind(1) | empty (catalog row) |
 //! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
 //! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
@@ -57,8 +58,11 @@
 //!   then deletes the `A` rows below the lowest write still in flight, so after a crash the `A`
 //!   rows name (at least) every write whose postings were only in memory; `open` re-reads their
 //!   chunks and rebuilds the open segment. A posting may so be flushed twice; search dedupes.
-//!   `A` and `C` (the only keys that go through the memtable) sort outside `D`…`X`, so an
+//!   `A`, `B` and `C` (the only keys that go through the memtable) sort outside `D`…`X`, so an
 //!   ingested segment file never overlaps the memtable and never forces it to flush.
+//! - `B` rows define the IDs that span chunks use for repeated strings (attribute keys and
+//!   values, span names). A write puts the row of every ID it uses that is not yet known to be
+//!   durable in the same `WriteBatch` as its chunks, so no durable chunk names an undefined ID.
 //! - `T` postings cover every attribute of [`crate::model::query::for_each_indexed_attribute`] plus
 //!   `error`=`true` for error spans, in the string form of `Value::write_query_string`; keys or
 //!   values longer than [`MAX_INDEXED_LEN`] bytes and the key `service.name` (already the `S`
@@ -73,7 +77,10 @@ use super::StorageError;
 use crate::model::{SpanKind, TraceId};
 
 /// On-disk format of this build. Bump on any incompatible change of keys or values.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
+/// Older formats this build reads (and upgrades by writing its own version): format 3 has no
+/// string table and only version-1 chunks, both of which this build still reads.
+pub const READABLE_FORMAT_VERSIONS: &[u32] = &[3];
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// `default` CF key holding the partition width the data was written with (u64 BE seconds).
@@ -96,9 +103,12 @@ pub const TAG_OPERATION: u8 = b'O';
 pub const TAG_ATTRIBUTE: u8 = b'T';
 pub const TAG_DURATION: u8 = b'D';
 pub const TAG_WRITE_LOG: u8 = b'A';
+pub const TAG_STRING: u8 = b'B';
 pub const TAG_TRACE_TABLE: u8 = b'X';
 /// Bytes of a write-log key: `A` ‖ seq(8 BE).
 pub const WRITE_LOG_KEY_LEN: usize = 9;
+/// Bytes of a string-table key: `B` ‖ string_id(4 BE).
+pub const STRING_KEY_LEN: usize = 5;
 /// Bytes after a group in a segment key: rev_minute(4) ‖ segment_seq(8).
 pub const SEGMENT_SUFFIX_LEN: usize = 4 + 8;
 /// Bytes of a trace-table key: `X` ‖ segment_seq(8 BE) ‖ block(4 BE).
@@ -461,26 +471,45 @@ pub fn write_log_key(seq: u64) -> [u8; WRITE_LOG_KEY_LEN] {
 }
 
 pub fn parse_write_log_key(key: &[u8]) -> Result<u64, KeyError> {
+    parse_tagged(key, TAG_WRITE_LOG, "write-log key").map(u64::from_be_bytes)
+}
+
+/// The big-endian number after `tag` in a key of exactly `1 + N` bytes.
+fn parse_tagged<const N: usize>(
+    key: &[u8],
+    tag: u8,
+    what: &'static str,
+) -> Result<[u8; N], KeyError> {
     match key {
-        [TAG_WRITE_LOG, rest @ ..] if rest.len() == 8 => {
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(rest);
-            Ok(u64::from_be_bytes(seq))
+        [t, rest @ ..] if *t == tag && rest.len() > N => Err(KeyError::Trailing(rest.len() - N)),
+        [t, rest @ ..] if *t == tag => {
+            <[u8; N]>::try_from(rest).map_err(|_| KeyError::Truncated { what })
         }
-        [TAG_WRITE_LOG, rest @ ..] if rest.len() > 8 => Err(KeyError::Trailing(rest.len() - 8)),
-        [TAG_WRITE_LOG, ..] => Err(KeyError::Truncated {
-            what: "write-log key",
-        }),
         [other, ..] => Err(KeyError::UnknownTag(*other)),
-        [] => Err(KeyError::Truncated {
-            what: "write-log key",
-        }),
+        [] => Err(KeyError::Truncated { what }),
     }
 }
 
 /// Bounds of every write-log row: `[A, B)`.
 pub fn write_log_range() -> ([u8; 1], [u8; 1]) {
     ([TAG_WRITE_LOG], [TAG_WRITE_LOG + 1])
+}
+
+/// `B` ‖ id(4 BE): the row defining string `id` of a partition's string table.
+pub fn string_key(id: u32) -> [u8; STRING_KEY_LEN] {
+    let mut k = [0u8; STRING_KEY_LEN];
+    k[0] = TAG_STRING;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn parse_string_key(key: &[u8]) -> Result<u32, KeyError> {
+    parse_tagged(key, TAG_STRING, "string key").map(u32::from_be_bytes)
+}
+
+/// Bounds of every string-table row: `[B, C)`, in ID order.
+pub fn string_range() -> ([u8; 1], [u8; 1]) {
+    ([TAG_STRING], [TAG_STRING + 1])
 }
 
 /// Range-delete bounds of the write-log rows with seq < `below`: `[A ‖ 0, A ‖ below)`.
@@ -554,6 +583,9 @@ pub enum IndexKey {
     WriteLog {
         seq: u64,
     },
+    String {
+        id: u32,
+    },
     TraceTable {
         segment_seq: u64,
         block: u32,
@@ -570,6 +602,7 @@ impl IndexKey {
                 kind,
             } => return catalog_key(out, service, operation, *kind),
             IndexKey::WriteLog { seq } => return out.extend_from_slice(&write_log_key(*seq)),
+            IndexKey::String { id } => return out.extend_from_slice(&string_key(*id)),
             IndexKey::TraceTable { segment_seq, block } => {
                 return out.extend_from_slice(&trace_table_key(*segment_seq, *block))
             }
@@ -677,6 +710,9 @@ impl IndexKey {
             TAG_WRITE_LOG => IndexKey::WriteLog {
                 seq: parse_write_log_key(key)?,
             },
+            TAG_STRING => IndexKey::String {
+                id: parse_string_key(key)?,
+            },
             TAG_TRACE_TABLE => {
                 let (segment_seq, block) = parse_trace_table_key(key)?;
                 IndexKey::TraceTable { segment_seq, block }
@@ -757,6 +793,7 @@ mod tests {
                 }
             ),
             any::<u64>().prop_map(|seq| IndexKey::WriteLog { seq }),
+            any::<u32>().prop_map(|id| IndexKey::String { id }),
             (any::<u64>(), any::<u32>())
                 .prop_map(|(segment_seq, block)| IndexKey::TraceTable { segment_seq, block }),
             (tricky_string(), 0u8..=64, any::<u32>(), any::<u64>()).prop_map(
@@ -930,8 +967,9 @@ mod tests {
 
     #[test]
     fn memtable_keys_sort_outside_the_segment_file_range() {
-        // An ingested segment file spans D… to X…; the write log and the catalog go through the
-        // memtable, and a memtable key inside that range would make every ingestion flush it.
+        // An ingested segment file spans D… to X…; the write log, the string table and the
+        // catalog go through the memtable, and a memtable key inside that range would make
+        // every ingestion flush it.
         let file = [
             TAG_DURATION,
             TAG_OPERATION,
@@ -940,7 +978,7 @@ mod tests {
             TAG_TRACE_TABLE,
         ];
         let (lo, hi) = (file.iter().min().unwrap(), file.iter().max().unwrap());
-        for tag in [TAG_WRITE_LOG, TAG_CATALOG] {
+        for tag in [TAG_WRITE_LOG, TAG_STRING, TAG_CATALOG] {
             assert!(tag < *lo || tag > *hi, "{}", tag as char);
         }
     }

@@ -19,6 +19,7 @@
 
 mod search;
 mod segment;
+mod strings;
 mod write;
 
 #[cfg(test)]
@@ -26,7 +27,7 @@ mod segment_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ use rocksdb::{
 };
 
 use segment::{FlushJob, OpenSegments};
+use strings::PartitionStrings;
 
 use super::codec;
 use super::keys::{self, PartitionCf};
@@ -94,6 +96,8 @@ pub struct RocksStore {
     /// holds the seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`.
     /// Lock order: `segment_flush` → `partitions` → `segments`.
     segment_flush: Mutex<u64>,
+    /// The string table of every partition used since open, loaded on first use.
+    strings: RwLock<HashMap<u64, Arc<PartitionStrings>>>,
 }
 
 /// Where segment SST files are written before their ingestion moves them into the database
@@ -169,6 +173,7 @@ impl RocksStore {
             create_lock: Mutex::new(()),
             segments: RwLock::new(OpenSegments::default()),
             segment_flush: Mutex::new(0),
+            strings: RwLock::new(HashMap::new()),
         };
         store.check_format_version()?;
         store.opts.partition_width_secs = store.settle_partition_width()?;
@@ -317,30 +322,37 @@ impl RocksStore {
                         what: "format version",
                         detail: format!("{} bytes instead of 4", v.len()),
                     })?;
-                if found != keys::FORMAT_VERSION {
+                if found == keys::FORMAT_VERSION {
+                    return Ok(());
+                }
+                if !keys::READABLE_FORMAT_VERSIONS.contains(&found) {
                     return Err(StorageError::FormatVersion {
                         path: self.path.display().to_string(),
                         found,
                         expected: keys::FORMAT_VERSION,
                     });
                 }
-                Ok(())
+                // Readable as it is; from now on it also holds this build's format, which
+                // older builds must refuse.
+                self.record_format_version()
             }
-            None if self.partitions.read().is_empty() => {
-                let mut wo = rocksdb::WriteOptions::default();
-                wo.set_sync(true);
-                self.db.put_opt(
-                    keys::FORMAT_VERSION_KEY,
-                    keys::FORMAT_VERSION.to_be_bytes(),
-                    &wo,
-                )?;
-                Ok(())
-            }
+            None if self.partitions.read().is_empty() => self.record_format_version(),
             None => Err(StorageError::Corrupt {
                 what: "format version",
                 detail: "partitions exist but no format version is recorded".into(),
             }),
         }
+    }
+
+    fn record_format_version(&self) -> Result<(), StorageError> {
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        self.db.put_opt(
+            keys::FORMAT_VERSION_KEY,
+            keys::FORMAT_VERSION.to_be_bytes(),
+            &wo,
+        )?;
+        Ok(())
     }
 
     /// The partition width is a property of the data: the first open records it, later opens
@@ -432,9 +444,35 @@ impl RocksStore {
         self.db.cf_handle(&keys::index_cf_name(start))
     }
 
+    /// The string table of a partition, loaded from its index family on first use.
+    fn strings(
+        &self,
+        start: u64,
+        index_cf: &Arc<BoundColumnFamily<'_>>,
+    ) -> Result<Arc<PartitionStrings>, StorageError> {
+        if let Some(table) = self.strings.read().get(&start) {
+            return Ok(table.clone());
+        }
+        // A drop removes the partition's table under the partitions write lock: holding the
+        // read lock, a table loaded here cannot outlive its partition. Writers call this with
+        // the read lock held already, hence the recursive read.
+        let parts = self.partitions.read_recursive();
+        if !parts.contains(&start) {
+            return Err(missing_cf(start));
+        }
+        let mut tables = self.strings.write();
+        if let Some(table) = tables.get(&start) {
+            return Ok(table.clone());
+        }
+        let table = Arc::new(PartitionStrings::load(&self.db, index_cf)?);
+        tables.insert(start, table.clone());
+        Ok(table)
+    }
+
     /// Appends the spans of `id` stored in one partition.
     fn read_trace_in(
         &self,
+        start: u64,
         cf: &Arc<BoundColumnFamily<'_>>,
         id: TraceId,
         out: &mut Vec<Span>,
@@ -448,12 +486,20 @@ impl RocksStore {
         }
         let mut it = self.db.raw_iterator_cf_opt(cf, ro);
         it.seek(&lower);
+        let mut strings = None;
         while let Some((key, value)) = it.item() {
             if !key.starts_with(&id.0) {
                 break;
             }
             keys::parse_span_key(key)?;
-            codec::decode_chunk(id, value, out)?;
+            let table = match &strings {
+                Some(table) => table,
+                None => {
+                    let index_cf = self.index_cf(start).ok_or_else(|| missing_cf(start))?;
+                    strings.insert(self.strings(start, &index_cf)?)
+                }
+            };
+            codec::decode_chunk(id, value, &table.reader(), out)?;
             it.next();
         }
         it.status()?;
@@ -466,7 +512,7 @@ impl RocksStore {
         for &start in starts {
             // A partition dropped since the snapshot simply has nothing any more.
             if let Some(cf) = self.spans_cf(start) {
-                self.read_trace_in(&cf, id, &mut spans)?;
+                self.read_trace_in(start, &cf, id, &mut spans)?;
             }
         }
         spans.sort_by_key(|s| (s.start_ns, s.span_id));
@@ -478,6 +524,7 @@ impl RocksStore {
     fn drop_partition(&self, parts: &mut BTreeSet<u64>, start: u64) -> Result<(), StorageError> {
         parts.remove(&start);
         self.segments.write().drop_partition(start);
+        self.strings.write().remove(&start);
         for name in [keys::index_cf_name(start), keys::spans_cf_name(start)] {
             if self.db.cf_handle(&name).is_some() {
                 self.db.drop_cf(&name)?;
@@ -506,6 +553,13 @@ impl RocksStore {
             }
         }
         total
+    }
+}
+
+fn missing_cf(start: u64) -> StorageError {
+    StorageError::Corrupt {
+        what: "partition",
+        detail: format!("column family of partition {start} is missing"),
     }
 }
 

@@ -507,3 +507,88 @@ fn concurrent_writers_creating_partitions_lose_nothing() {
     q.limit = 1000;
     assert_eq!(found(&store, &q).len(), 80);
 }
+
+#[test]
+fn a_format_3_store_opens_and_is_marked_with_this_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(dir.path()));
+    {
+        let db = Db::open_default(dir.path()).expect("raw open");
+        db.put(keys::FORMAT_VERSION_KEY, 3u32.to_be_bytes())
+            .expect("put");
+    }
+    drop(open(dir.path()));
+    let db = Db::open_default(dir.path()).expect("raw open");
+    let recorded = db.get(keys::FORMAT_VERSION_KEY).expect("get");
+    assert_eq!(recorded, Some(keys::FORMAT_VERSION.to_be_bytes().to_vec()));
+}
+
+/// A span whose name and attributes are all strings the table gives IDs to.
+fn span_with_strings(trace: u128, start_ns: u64, name: &str, value: &str) -> Span {
+    Span {
+        attributes: vec![
+            KeyValue::string("http.route", value),
+            KeyValue::new("count", Value::Int(3)),
+        ],
+        ..span(trace, 1, "web", name, start_ns, SEC)
+    }
+}
+
+#[test]
+fn string_ids_a_lost_write_took_are_defined_by_the_next_write_that_uses_them() {
+    use crate::storage::codec::{StringIds, TextKind};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path());
+        write(&store, vec![span_with_strings(1, T0 + SEC, "first", "/a")]);
+        let start = store.partition_starts()[0];
+        let cf = store.index_cf(start).expect("family");
+        let table = store.strings(start, &cf).expect("table");
+        let before = table.len();
+        // A write that took IDs for new strings, then failed before its batch was written.
+        {
+            let mut ids = table.interner();
+            assert!(ids.id("never-stored", TextKind::Name).is_some());
+            assert!(ids.id("shared", TextKind::Name).is_some());
+        }
+        assert_eq!(table.len(), before + 2);
+        write(
+            &store,
+            vec![span_with_strings(2, T0 + 2 * SEC, "shared", "/b")],
+        );
+    }
+    // Reopened, the table is read back from its rows: "never-stored" left a hole, "shared" was
+    // defined by the second write, and new strings are numbered past both.
+    let store = open(dir.path());
+    write(
+        &store,
+        vec![span_with_strings(3, T0 + 3 * SEC, "third", "/c")],
+    );
+    drop(store);
+    let store = open(dir.path());
+    for (trace, name, value) in [(1, "first", "/a"), (2, "shared", "/b"), (3, "third", "/c")] {
+        let spans = store.get_trace(TraceId::from_u128(trace)).expect("reads");
+        assert_eq!(
+            spans,
+            vec![span_with_strings(trace, spans[0].start_ns, name, value)]
+        );
+    }
+    let mut q = query(Some("web"));
+    q.attributes = vec![("http.route".into(), "/b".into())];
+    assert_eq!(found(&store, &q), vec![2]);
+}
+
+#[test]
+fn a_partition_dropped_and_written_again_starts_a_new_string_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(&store, vec![span_with_strings(1, T0 + SEC, "old", "/old")]);
+    store.drop_expired(T0 + DAY).expect("retention");
+    assert!(store.partition_starts().is_empty());
+    // Same partition again, other strings: IDs from the dropped table must not be reused.
+    write(&store, vec![span_with_strings(2, T0 + SEC, "new", "/new")]);
+    drop(store);
+    let store = open(dir.path());
+    let spans = store.get_trace(TraceId::from_u128(2)).expect("reads");
+    assert_eq!(spans, vec![span_with_strings(2, T0 + SEC, "new", "/new")]);
+}

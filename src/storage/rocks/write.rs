@@ -14,8 +14,11 @@
 
 use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
 
+use std::sync::Arc;
+
 use super::segment::Run;
-use super::RocksStore;
+use super::strings::PartitionStrings;
+use super::{missing_cf, RocksStore};
 use crate::model::query::for_each_indexed_attribute;
 use crate::model::span::SERVICE_NAME;
 use crate::model::{Span, SpanBatch, TraceId, Value};
@@ -48,11 +51,14 @@ pub(super) fn write_batch(store: &RocksStore, batch: &SpanBatch) -> Result<(), S
             continue; // dropped between creation and now; create again
         }
         let seq = store.segments.write().begin_write();
-        let written = build(store, &order, seq).and_then(|(wb, runs)| {
+        let written = build(store, &order, seq).and_then(|built| {
             let mut wo = WriteOptions::default();
             wo.set_sync(store.opts.sync_writes);
-            store.db.write_opt(wb, &wo)?;
-            Ok(runs)
+            store.db.write_opt(built.batch, &wo)?;
+            for (strings, ids) in &built.defined {
+                strings.mark_durable(ids);
+            }
+            Ok(built.runs)
         });
         match written {
             Ok(runs) => break store.segments.write().append(seq, runs),
@@ -72,46 +78,55 @@ pub(super) fn write_batch(store: &RocksStore, batch: &SpanBatch) -> Result<(), S
     Ok(())
 }
 
-fn missing_cf(start: u64) -> StorageError {
-    StorageError::Corrupt {
-        what: "partition",
-        detail: format!("column family of partition {start} is missing"),
-    }
+/// What one write puts: its batch, the posting run of every partition, and the string IDs
+/// the batch defines (durable once the batch is).
+struct Built {
+    batch: WriteBatch,
+    runs: Vec<(u64, Run)>,
+    defined: Vec<(Arc<PartitionStrings>, Vec<u32>)>,
 }
 
-/// Builds the batch for spans sorted by (partition, trace), and the posting run of every
-/// partition.
+/// Builds the batch for spans sorted by (partition, trace).
 fn build<'a>(
     store: &RocksStore,
     order: &[(u64, &'a Span)],
     seq: u64,
-) -> Result<(WriteBatch, Vec<(u64, Run)>), StorageError> {
-    let mut wb = WriteBatch::default();
+) -> Result<Built, StorageError> {
+    let mut built = Built {
+        batch: WriteBatch::default(),
+        runs: Vec::new(),
+        defined: Vec::new(),
+    };
+    let wb = &mut built.batch;
     let mut encoder = ChunkEncoder::<'a>::new();
     let mut chunk = Vec::with_capacity(4096);
     let mut index = IndexBuilder::default();
     let mut logged: Vec<(TraceId, u64)> = Vec::new();
-    let mut runs = Vec::new();
     for part in order.chunk_by(|a, b| a.0 == b.0) {
         let start = part[0].0;
         let spans_cf = store.spans_cf(start).ok_or_else(|| missing_cf(start))?;
         let index_cf = store.index_cf(start).ok_or_else(|| missing_cf(start))?;
+        let strings = store.strings(start, &index_cf)?;
         logged.clear();
+        // The partition's string table is held only while encoding the chunks.
+        let mut ids = strings.interner();
         for trace in part.chunk_by(|a, b| a.1.trace_id == b.1.trace_id) {
-            encoder.encode(trace.iter().map(|(_, s)| *s), &mut chunk);
+            encoder.encode(trace.iter().map(|(_, s)| *s), &mut ids, &mut chunk);
             let trace_id = trace[0].1.trace_id;
             let chunk_id = codec::fnv1a64(&chunk);
             wb.put_cf(&spans_cf, keys::span_key(trace_id, chunk_id), &chunk);
             logged.push((trace_id, chunk_id));
-            for (_, span) in trace {
-                index.add(span);
-            }
+        }
+        let defined = ids.define(wb, &index_cf);
+        built.defined.push((strings, defined));
+        for (_, span) in part {
+            index.add(span);
         }
         codec::encode_write_log(&logged, &mut chunk);
         wb.put_cf(&index_cf, keys::write_log_key(seq), &chunk);
-        runs.push((start, index.drain_into(&mut wb, &index_cf)));
+        built.runs.push((start, index.drain_into(wb, &index_cf)));
     }
-    Ok((wb, runs))
+    Ok(built)
 }
 
 /// Rebuilds the open segments from the write-log rows a crash (or a close without `flush`)
@@ -130,6 +145,8 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
         ro.set_iterate_upper_bound(upper);
         let mut it = store.db.raw_iterator_cf_opt(&index_cf, ro);
         it.seek(lower);
+        let strings = store.strings(start, &index_cf)?;
+        let strings = strings.reader();
         while let Some((key, value)) = it.item() {
             let seq = keys::parse_write_log_key(key)?;
             for (trace_id, chunk_id) in codec::decode_write_log(value)? {
@@ -143,7 +160,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
                     });
                 };
                 spans.clear();
-                codec::decode_chunk(trace_id, &bytes, &mut spans)?;
+                codec::decode_chunk(trace_id, &bytes, &strings, &mut spans)?;
                 for span in &spans {
                     index.add(span);
                 }
