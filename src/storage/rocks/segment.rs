@@ -3,9 +3,9 @@
 //! Owns, per partition, the runs of postings of the writes since the last flush (one immutable,
 //! sorted run per write and partition, built by the writer outside any lock and appended as one
 //! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
-//! the runs into a trace table and one key per group at flush time (see the layout in keys.rs). The store guards it with one `RwLock`: a
-//! write holds it only to take a seq and to push its runs, a search only to copy the postings of
-//! its term. Runs being flushed stay searchable here until their flush committed, so a
+//! the runs into a trace table and one key per group at flush time (see the layout in
+//! keys.rs). The store guards it with one `RwLock`: a write holds it only to take a seq and to
+//! push its runs, a search only to copy the postings of its term. Runs being flushed stay searchable here until their flush committed, so a
 //! search never misses a posting in between. Must never do I/O and never build keys itself.
 
 use std::cmp::Reverse;
@@ -67,6 +67,26 @@ impl Run {
         if let Some(last) = self.ends.last_mut() {
             last.1 = self.postings.len() as u32;
         }
+    }
+
+    /// The term ranges of the run's groups, in order (a group's terms are contiguous: group
+    /// prefixes are prefix-free, see keys.rs).
+    fn groups(&self) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        let mut name: &[u8] = &[];
+        for i in 0..self.ends.len() {
+            let term = self.term(i);
+            match out.last_mut() {
+                Some(last) if term.len() >= name.len() && term[..name.len()] == *name => {
+                    last.1 = i + 1
+                }
+                _ => {
+                    name = &term[..keys::term_group_len(term)];
+                    out.push((i, i + 1));
+                }
+            }
+        }
+        out
     }
 
     /// The postings of one term (binary search), as indices into the run's traces.
@@ -271,45 +291,56 @@ pub(super) fn merge_runs(
                 .collect()
         })
         .collect();
-    let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = runs
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.ends.is_empty())
-        .map(|(i, r)| Reverse((r.term(0), i, 0)))
+    // Terms are merged group by group: a heap orders the runs' groups (about five terms each),
+    // and the sub-terms of one group, from every run, are sorted together. Comparing whole
+    // terms in a heap, which share long group prefixes, cost most of the merge.
+    let groups_of: Vec<Vec<(usize, usize)>> = runs.iter().map(|r| r.groups()).collect();
+    let group_name = |i: usize, g: usize| {
+        let term = runs[i].term(groups_of[i][g].0);
+        &term[..keys::term_group_len(term)]
+    };
+    let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = (0..runs.len())
+        .filter(|&i| !groups_of[i].is_empty())
+        .map(|i| Reverse((group_name(i, 0), i, 0)))
         .collect();
     let mut group = GroupOut::default();
+    // (sub-term, run, term index) of the group being merged.
+    let mut members: Vec<(&[u8], usize, usize)> = Vec::new();
     let mut ordinals: Vec<u32> = Vec::new();
-    while let Some(Reverse((term, _, _))) = heap.peek().copied() {
-        ordinals.clear();
-        while let Some(&Reverse((t, i, at))) = heap.peek() {
-            if t != term {
+    while let Some(Reverse((name, _, _))) = heap.peek().copied() {
+        members.clear();
+        while let Some(&Reverse((n, i, g))) = heap.peek() {
+            if n != name {
                 break;
             }
             heap.pop();
-            let run = &runs[i];
-            for &trace in run.postings_at(at) {
-                let Some(&o) = ordinal_of[i].get(trace as usize) else {
-                    return Err(StorageError::Corrupt {
-                        what: "segment",
-                        detail: format!("posting of trace index {trace} beyond its run"),
-                    });
-                };
-                ordinals.push(o);
-            }
-            if at + 1 < run.ends.len() {
-                heap.push(Reverse((run.term(at + 1), i, at + 1)));
+            let (from, to) = groups_of[i][g];
+            members.extend((from..to).map(|at| (&runs[i].term(at)[name.len()..], i, at)));
+            if g + 1 < groups_of[i].len() {
+                heap.push(Reverse((group_name(i, g + 1), i, g + 1)));
             }
         }
-        ordinals.sort_unstable();
-        ordinals.dedup();
-        let split = keys::term_group_len(term);
-        if group.name != term[..split] {
-            group.emit(&table, segment_seq, &mut put);
-            group.name.extend_from_slice(&term[..split]);
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        group.name.extend_from_slice(name);
+        for same in members.chunk_by(|a, b| a.0 == b.0) {
+            ordinals.clear();
+            for &(_, i, at) in same {
+                for &trace in runs[i].postings_at(at) {
+                    let Some(&o) = ordinal_of[i].get(trace as usize) else {
+                        return Err(StorageError::Corrupt {
+                            what: "segment",
+                            detail: format!("posting of trace index {trace} beyond its run"),
+                        });
+                    };
+                    ordinals.push(o);
+                }
+            }
+            ordinals.sort_unstable();
+            ordinals.dedup();
+            group.push(same[0].0, &ordinals);
         }
-        group.push(&term[split..], &ordinals);
+        group.emit(&table, segment_seq, &mut put);
     }
-    group.emit(&table, segment_seq, &mut put);
     let mut value = Vec::new();
     for (block, entries) in table.chunks(keys::TRACE_BLOCK as usize).enumerate() {
         codec::encode_trace_block(entries, &mut value);
@@ -357,6 +388,7 @@ impl GroupOut {
 mod tests {
     use super::*;
     use crate::model::TraceId;
+    use std::collections::BTreeSet;
 
     fn term(v: &str) -> Vec<u8> {
         let mut t = Vec::new();
@@ -490,5 +522,96 @@ mod tests {
         segs.drop_partition(100);
         assert_eq!(segs.open_postings(), 0);
         assert!(segs.begin_flush().is_none());
+    }
+
+    /// Every kind of term, over few services, keys and values, so that runs share terms.
+    fn any_term() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        (0u8..4, 0u8..2, 0u8..3, 0u8..4).prop_map(|(kind, svc, key, value)| {
+            let svc = ["a", "ab"][svc as usize];
+            let mut t = Vec::new();
+            match kind {
+                0 => keys::service_prefix(&mut t, svc),
+                1 => keys::duration_prefix(&mut t, svc, key),
+                _ => keys::tag_prefix(
+                    &mut t,
+                    svc,
+                    ["k", "k\0", "kk"][key as usize],
+                    ["", "v", "v\0w", "vv"][value as usize],
+                ),
+            }
+            t
+        })
+    }
+
+    proptest::proptest! {
+        /// The merge equals a plain computation: every term's ordinals are the table positions
+        /// of its postings' (minute, trace), grouped by term group.
+        #[test]
+        fn merge_equals_grouping_every_posting_by_term(
+            raw in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0u32..4, 0u128..6, 0u32..50), 1..6),
+                    proptest::collection::vec((any_term(), 0usize..6), 0..12),
+                ),
+                1..5,
+            ),
+        ) {
+            use std::collections::BTreeMap;
+            let mut runs = Vec::new();
+            for (traces, postings) in raw {
+                let traces: Vec<Posting> = traces
+                    .into_iter()
+                    .map(|(minute, id, us)| posting(minute, id, us, us + 1))
+                    .collect();
+                let mut by_term: BTreeMap<Vec<u8>, BTreeSet<u32>> = BTreeMap::new();
+                for (term, t) in postings {
+                    by_term.entry(term).or_default().insert((t % traces.len()) as u32);
+                }
+                let mut run = Run::new(traces);
+                for (term, ts) in &by_term {
+                    for &t in ts {
+                        run.push(term, t);
+                    }
+                }
+                runs.push(Arc::new(run));
+            }
+            let mut table: Vec<Posting> =
+                runs.iter().flat_map(|r| r.traces.iter().copied()).collect();
+            sort_merging_ranges(&mut table);
+            let mut expected: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, BTreeSet<u32>>> = BTreeMap::new();
+            for run in &runs {
+                for i in 0..run.ends.len() {
+                    let term = run.term(i);
+                    let split = keys::term_group_len(term);
+                    let ordinals = expected
+                        .entry(term[..split].to_vec())
+                        .or_default()
+                        .entry(term[split..].to_vec())
+                        .or_default();
+                    for &t in run.postings_at(i) {
+                        let p = run.traces[t as usize];
+                        let o = table.iter().position(|e| e.search_order() == p.search_order());
+                        ordinals.insert(o.expect("in the table") as u32);
+                    }
+                }
+            }
+            let mut found: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, BTreeSet<u32>>> = BTreeMap::new();
+            let mut last: Option<Vec<u8>> = None;
+            merge_runs(&runs, 9, |k, v| {
+                assert!(last.as_deref().is_none_or(|l| l < k), "keys in byte order");
+                last = Some(k.to_vec());
+                if k[0] != keys::TAG_TRACE_TABLE {
+                    let group = k[..k.len() - keys::SEGMENT_SUFFIX_LEN].to_vec();
+                    let subterms = codec::decode_segment(v).expect("a segment");
+                    let entry = found.entry(group).or_default();
+                    for (s, ords) in subterms {
+                        entry.insert(s, ords.into_iter().collect());
+                    }
+                }
+            })
+            .expect("merges");
+            proptest::prop_assert_eq!(found, expected);
+        }
     }
 }
