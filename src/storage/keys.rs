@@ -464,9 +464,14 @@ pub fn parse_trace_table_key(key: &[u8]) -> Result<(u64, u32), KeyError> {
 
 /// `A` ‖ seq(8 BE): the write-log row of one write in one partition.
 pub fn write_log_key(seq: u64) -> [u8; WRITE_LOG_KEY_LEN] {
-    let mut k = [0u8; WRITE_LOG_KEY_LEN];
-    k[0] = TAG_WRITE_LOG;
-    k[1..].copy_from_slice(&seq.to_be_bytes());
+    tagged_key(TAG_WRITE_LOG, &seq.to_be_bytes())
+}
+
+/// `tag` ‖ `number` (big-endian bytes) as a key of exactly `N` = 1 + their length bytes.
+fn tagged_key<const N: usize>(tag: u8, number: &[u8]) -> [u8; N] {
+    let mut k = [0u8; N];
+    k[0] = tag;
+    k[1..].copy_from_slice(number);
     k
 }
 
@@ -497,10 +502,7 @@ pub fn write_log_range() -> ([u8; 1], [u8; 1]) {
 
 /// `B` ‖ id(4 BE): the row defining string `id` of a partition's string table.
 pub fn string_key(id: u32) -> [u8; STRING_KEY_LEN] {
-    let mut k = [0u8; STRING_KEY_LEN];
-    k[0] = TAG_STRING;
-    k[1..].copy_from_slice(&id.to_be_bytes());
-    k
+    tagged_key(TAG_STRING, &id.to_be_bytes())
 }
 
 pub fn parse_string_key(key: &[u8]) -> Result<u32, KeyError> {

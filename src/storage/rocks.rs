@@ -444,29 +444,26 @@ impl RocksStore {
         self.db.cf_handle(&keys::index_cf_name(start))
     }
 
-    /// The string table of a partition, loaded from its index family on first use.
-    fn strings(
-        &self,
-        start: u64,
-        index_cf: &Arc<BoundColumnFamily<'_>>,
-    ) -> Result<Arc<PartitionStrings>, StorageError> {
+    /// The string table of a partition, loaded from its index family on first use; `None`
+    /// once the partition is dropped.
+    fn strings(&self, start: u64) -> Result<Option<Arc<PartitionStrings>>, StorageError> {
         if let Some(table) = self.strings.read().get(&start) {
-            return Ok(table.clone());
+            return Ok(Some(table.clone()));
         }
         // A drop removes the partition's table under the partitions write lock: holding the
         // read lock, a table loaded here cannot outlive its partition. Writers call this with
         // the read lock held already, hence the recursive read.
         let parts = self.partitions.read_recursive();
-        if !parts.contains(&start) {
-            return Err(missing_cf(start));
-        }
+        let Some(index_cf) = self.index_cf(start).filter(|_| parts.contains(&start)) else {
+            return Ok(None);
+        };
         let mut tables = self.strings.write();
         if let Some(table) = tables.get(&start) {
-            return Ok(table.clone());
+            return Ok(Some(table.clone()));
         }
-        let table = Arc::new(PartitionStrings::load(&self.db, index_cf)?);
+        let table = Arc::new(PartitionStrings::load(&self.db, &index_cf)?);
         tables.insert(start, table.clone());
-        Ok(table)
+        Ok(Some(table))
     }
 
     /// Appends the spans of `id` stored in one partition.
@@ -494,10 +491,11 @@ impl RocksStore {
             keys::parse_span_key(key)?;
             let table = match &strings {
                 Some(table) => table,
-                None => {
-                    let index_cf = self.index_cf(start).ok_or_else(|| missing_cf(start))?;
-                    strings.insert(self.strings(start, &index_cf)?)
-                }
+                // Dropped since the caller's snapshot: nothing any more, as for its spans.
+                None => match self.strings(start)? {
+                    Some(table) => strings.insert(table),
+                    None => return Ok(()),
+                },
             };
             codec::decode_chunk(id, value, &table.reader(), out)?;
             it.next();

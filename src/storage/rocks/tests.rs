@@ -465,15 +465,19 @@ fn disk_cap_evicts_the_oldest_partitions_but_never_the_newest() {
     );
 }
 
-#[test]
-fn a_foreign_format_version_refuses_to_open() {
+/// A store whose recorded format version is `version`.
+fn store_of_format(version: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(open(dir.path()));
-    {
-        let db = Db::open_default(dir.path()).expect("raw open");
-        db.put(keys::FORMAT_VERSION_KEY, 99u32.to_be_bytes())
-            .expect("put");
-    }
+    let db = Db::open_default(dir.path()).expect("raw open");
+    db.put(keys::FORMAT_VERSION_KEY, version.to_be_bytes())
+        .expect("put");
+    dir
+}
+
+#[test]
+fn a_foreign_format_version_refuses_to_open() {
+    let dir = store_of_format(99);
     match RocksStore::open(dir.path(), small_options()) {
         Err(StorageError::FormatVersion {
             found, expected, ..
@@ -510,13 +514,7 @@ fn concurrent_writers_creating_partitions_lose_nothing() {
 
 #[test]
 fn a_format_3_store_opens_and_is_marked_with_this_format() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    drop(open(dir.path()));
-    {
-        let db = Db::open_default(dir.path()).expect("raw open");
-        db.put(keys::FORMAT_VERSION_KEY, 3u32.to_be_bytes())
-            .expect("put");
-    }
+    let dir = store_of_format(3);
     drop(open(dir.path()));
     let db = Db::open_default(dir.path()).expect("raw open");
     let recorded = db.get(keys::FORMAT_VERSION_KEY).expect("get");
@@ -542,8 +540,7 @@ fn string_ids_a_lost_write_took_are_defined_by_the_next_write_that_uses_them() {
         let store = open(dir.path());
         write(&store, vec![span_with_strings(1, T0 + SEC, "first", "/a")]);
         let start = store.partition_starts()[0];
-        let cf = store.index_cf(start).expect("family");
-        let table = store.strings(start, &cf).expect("table");
+        let table = store.strings(start).expect("loads").expect("table");
         let before = table.len();
         // A write that took IDs for new strings, then failed before its batch was written.
         {

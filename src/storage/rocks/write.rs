@@ -1,9 +1,11 @@
 //! Write path of the RocksDB store: one `SpanBatch` → one `WriteBatch` (span chunks, their
-//! catalog rows and one write-log row per partition) → one WAL-backed write → the batch's
-//! `S`/`O`/`D`/`T` postings appended to the open segments.
+//! catalog rows, the string-table rows their IDs need and one write-log row per partition) →
+//! one WAL-backed write → the batch's `S`/`O`/`D`/`T` postings appended to the open segments.
 //!
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
-//! sort per batch; chunk bytes go through one reusable buffer; catalog rows and postings are
+//! sort per batch; a partition's chunks are encoded with its string table held (`strings.rs`),
+//! and the rows of the IDs they use that may not be durable yet join the batch; chunk bytes
+//! go through one reusable buffer; catalog rows and postings are
 //! built into one arena per partition, sorted and deduplicated there, so there is no allocation
 //! per span or per key. A posting names its trace by an index into the write's own (minute,
 //! trace) list, so the flush maps it to the trace table without a search. The postings become
@@ -12,9 +14,9 @@
 //! batches, never make postings searchable before their write is durable, and never build keys
 //! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
 
-use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
-
 use std::sync::Arc;
+
+use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
 
 use super::segment::Run;
 use super::strings::PartitionStrings;
@@ -106,7 +108,7 @@ fn build<'a>(
         let start = part[0].0;
         let spans_cf = store.spans_cf(start).ok_or_else(|| missing_cf(start))?;
         let index_cf = store.index_cf(start).ok_or_else(|| missing_cf(start))?;
-        let strings = store.strings(start, &index_cf)?;
+        let strings = store.strings(start)?.ok_or_else(|| missing_cf(start))?;
         logged.clear();
         // The partition's string table is held only while encoding the chunks.
         let mut ids = strings.interner();
@@ -145,7 +147,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
         ro.set_iterate_upper_bound(upper);
         let mut it = store.db.raw_iterator_cf_opt(&index_cf, ro);
         it.seek(lower);
-        let strings = store.strings(start, &index_cf)?;
+        let strings = store.strings(start)?.ok_or_else(|| missing_cf(start))?;
         let strings = strings.reader();
         while let Some((key, value)) = it.item() {
             let seq = keys::parse_write_log_key(key)?;
