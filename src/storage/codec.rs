@@ -29,7 +29,8 @@
 //! ```
 //!
 //! The trace ID is in the key and is not repeated. Resources and scopes are stored once per
-//! chunk (deduplicated by pointer, then by value) and shared again through `Arc` on decode.
+//! chunk (deduplicated by value, which an encoder compares once per distinct pointer it sees)
+//! and shared again through `Arc` on decode.
 //! Repeated strings (attribute keys and top-level string values, span and event names) are
 //! IDs of the string table the encoder is given ([`StringIds`]); the table decides which
 //! strings it takes, every other one is inline. Version-1 chunks (format 3) had plain strings
@@ -361,21 +362,61 @@ fn put_attributes(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize, ids: &mut d
     }
 }
 
-/// Position of `item` in `table` (pointer first, then value), appending it when new.
-fn intern<'a, T: PartialEq>(table: &mut Vec<&'a T>, item: &'a T) -> u64 {
-    if let Some(i) = table.iter().position(|t| std::ptr::eq(*t, item)) {
-        return i as u64;
+/// Position of `item` in `table` by pointer, appending it when new.
+fn intern<'a, T>(table: &mut Vec<&'a T>, item: &'a T) -> u64 {
+    match table.iter().position(|t| std::ptr::eq(*t, item)) {
+        Some(i) => i as u64,
+        None => {
+            table.push(item);
+            (table.len() - 1) as u64
+        }
     }
-    if let Some(i) = table.iter().position(|t| *t == item) {
-        return i as u64;
+}
+
+/// Distinct values an encoder compares new resources (or scopes) against; past this, a new
+/// value is its own representative (a chunk may then hold an equal one twice).
+const MAX_REPRESENTATIVES: usize = 256;
+
+/// The resources (or scopes) an encoder has seen: each pointer, mapped once to the first equal
+/// value seen, so that a chunk's table compares pointers only. Spans of one request share a
+/// handful of resources, so this compares values a handful of times per write rather than for
+/// every new resource of every chunk.
+struct Canonical<'a, T> {
+    by_address: hashbrown::HashMap<usize, &'a T>,
+    representatives: Vec<&'a T>,
+}
+
+impl<T> Default for Canonical<'_, T> {
+    fn default() -> Self {
+        Canonical {
+            by_address: hashbrown::HashMap::new(),
+            representatives: Vec::new(),
+        }
     }
-    table.push(item);
-    (table.len() - 1) as u64
+}
+
+impl<'a, T: PartialEq> Canonical<'a, T> {
+    fn of(&mut self, item: &'a T) -> &'a T {
+        let reps = &mut self.representatives;
+        self.by_address
+            .entry(item as *const T as usize)
+            .or_insert_with(|| match reps.iter().find(|r| **r == item) {
+                Some(r) => r,
+                None => {
+                    if reps.len() < MAX_REPRESENTATIVES {
+                        reps.push(item);
+                    }
+                    item
+                }
+            })
+    }
 }
 
 /// Encodes chunks; keeps its tables between chunks of one write so they are allocated once.
 #[derive(Default)]
 pub struct ChunkEncoder<'a> {
+    canonical_resources: Canonical<'a, Resource>,
+    canonical_scopes: Canonical<'a, Scope>,
     resources: Vec<&'a Resource>,
     scopes: Vec<&'a Scope>,
     refs: Vec<(u64, u64)>,
@@ -400,8 +441,11 @@ impl<'a> ChunkEncoder<'a> {
         self.refs.clear();
         self.span_ids.clear();
         for (i, s) in spans.clone().enumerate() {
-            let r = intern(&mut self.resources, &*s.resource);
-            let c = intern(&mut self.scopes, &*s.scope);
+            let r = intern(
+                &mut self.resources,
+                self.canonical_resources.of(&s.resource),
+            );
+            let c = intern(&mut self.scopes, self.canonical_scopes.of(&s.scope));
             self.refs.push((r, c));
             self.span_ids.push((s.span_id, i as u32));
         }
@@ -587,6 +631,11 @@ impl<'b> Reader<'b> {
         Ok(base.wrapping_add(unzigzag(self.varint()?) as u64))
     }
 
+    /// An index into a table read before.
+    fn index(&mut self) -> Result<usize, StorageError> {
+        usize::try_from(self.varint()?).map_err(|_| self.err("index exceeds usize"))
+    }
+
     /// A count of items, each at least one byte long: bounded by the bytes left, so hostile
     /// counts cannot make us reserve huge vectors.
     fn count(&mut self) -> Result<usize, StorageError> {
@@ -734,12 +783,13 @@ pub fn decode_chunk(
     let mut parents: Vec<(usize, usize)> = Vec::new();
     let mut previous_start = 0;
     for _ in 0..n {
+        // Indices, not counts: bounded by the tables, not by the bytes left.
         let resource = resources
-            .get(r.count()?)
+            .get(r.index()?)
             .cloned()
             .ok_or_else(|| r.err("resource index out of range"))?;
         let scope = scopes
-            .get(r.count()?)
+            .get(r.index()?)
             .cloned()
             .ok_or_else(|| r.err("scope index out of range"))?;
         let (span, parent) = read_span(&mut r, trace_id, resource, scope, previous_start)?;
@@ -1596,5 +1646,24 @@ mod tests {
         assert_eq!(out[1].attributes, vec![KeyValue::string("k", "v")]);
         assert_eq!(out[1].status.code, StatusCode::Error);
         assert_eq!(out[1].flags, 1);
+    }
+
+    #[test]
+    fn a_chunk_with_more_resources_than_bytes_left_after_them_decodes() {
+        let spans: Vec<Span> = (0..300u64)
+            .map(|i| Span {
+                span_id: SpanId::from_u64(i + 1),
+                resource: Arc::new(Resource {
+                    attributes: vec![KeyValue::string("service.name", format!("svc-{}", i % 300))],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let mut buf = Vec::new();
+        ChunkEncoder::new().encode(spans.iter(), &mut Inline, &mut buf);
+        let mut out = Vec::new();
+        decode_chunk(TraceId::ZERO, &buf, &Inline, &mut out).expect("decodes");
+        assert_eq!(out, spans);
     }
 }
