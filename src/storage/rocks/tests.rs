@@ -589,3 +589,45 @@ fn a_partition_dropped_and_written_again_starts_a_new_string_table() {
     let spans = store.get_trace(TraceId::from_u128(2)).expect("reads");
     assert_eq!(spans, vec![span_with_strings(2, T0 + SEC, "new", "/new")]);
 }
+
+#[test]
+fn concurrent_writers_sharing_new_strings_read_back_exactly_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written: Vec<Span> = {
+        let store = Arc::new(open(dir.path()));
+        let handles: Vec<_> = (0..4u64)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..30u64 {
+                        let id = (w * 1000 + i) as u128 + 1;
+                        // Strings shared by the writers (taken by whichever writes first) and
+                        // strings of one writer only, over two partitions.
+                        let s = span_with_strings(
+                            id,
+                            T0 + (i % 2) * DAY + w * SEC + i,
+                            &format!("op-{}", i % 7),
+                            &format!("/route/{w}/{}", i % 5),
+                        );
+                        store
+                            .write(&SpanBatch {
+                                spans: vec![s.clone()],
+                            })
+                            .expect("writes");
+                        mine.push(s);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer thread"))
+            .collect()
+    };
+    let store = open(dir.path());
+    for s in &written {
+        assert_eq!(store.get_trace(s.trace_id).expect("reads"), vec![s.clone()]);
+    }
+}
