@@ -648,6 +648,11 @@ impl<'b> Reader<'b> {
 
     fn bytes(&mut self) -> Result<&'b [u8], StorageError> {
         let n = self.varint()?;
+        self.take_len(n)
+    }
+
+    /// `n` bytes, `n` read from the data (so checked before any conversion).
+    fn take_len(&mut self, n: u64) -> Result<&'b [u8], StorageError> {
         if n > self.remaining() as u64 {
             return Err(self.err("length exceeds remaining bytes"));
         }
@@ -674,10 +679,7 @@ impl<'b> Reader<'b> {
         }
         let v = self.varint()?;
         if v & 1 == 0 {
-            if v >> 1 > self.remaining() as u64 {
-                return Err(self.err("length exceeds remaining bytes"));
-            }
-            let b = self.take((v >> 1) as usize)?;
+            let b = self.take_len(v >> 1)?;
             return Ok((self.utf8(b)?, None));
         }
         let id = u32::try_from(v >> 1).map_err(|_| self.err("string ID exceeds u32"))?;
