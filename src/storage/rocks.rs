@@ -38,7 +38,7 @@ use rocksdb::{
     SstFileWriter, WriteBatch, WriteBufferManager, WriteOptions,
 };
 
-use segment::{FlushJob, OpenSegments};
+use segment::{FlushJob, MergeScratch, OpenSegments};
 use strings::PartitionStrings;
 
 use super::codec;
@@ -93,11 +93,19 @@ pub struct RocksStore {
     /// Serialises segment flushes (a flush's range delete must not overtake an earlier flush's
     /// keys) and partition drops (retention takes it before `partitions`, so a flush needs no
     /// long `partitions` lock, which would stall every writer behind a partition creation);
-    /// holds the seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`.
-    /// Lock order: `segment_flush` → `partitions` → `segments`.
-    segment_flush: Mutex<u64>,
+    /// holds the seq of the last flushed segment, persisted as `keys::SEGMENT_SEQ_KEY`, and the
+    /// merge's buffers. Lock order: `segment_flush` → `partitions` → `segments`.
+    segment_flush: Mutex<SegmentFlush>,
     /// The string table of every partition used since open, loaded on first use.
     strings: RwLock<HashMap<u64, Arc<PartitionStrings>>>,
+}
+
+/// What the segment flush keeps between flushes.
+#[derive(Default)]
+struct SegmentFlush {
+    /// The seq of the last flushed segment.
+    seq: u64,
+    scratch: MergeScratch,
 }
 
 /// Where segment SST files are written before their ingestion moves them into the database
@@ -172,12 +180,12 @@ impl RocksStore {
             partitions: RwLock::new(spans.intersection(&index).copied().collect()),
             create_lock: Mutex::new(()),
             segments: RwLock::new(OpenSegments::default()),
-            segment_flush: Mutex::new(0),
+            segment_flush: Mutex::new(SegmentFlush::default()),
             strings: RwLock::new(HashMap::new()),
         };
         store.check_format_version()?;
         store.opts.partition_width_secs = store.settle_partition_width()?;
-        *store.segment_flush.get_mut() = store.read_segment_seq()?;
+        store.segment_flush.get_mut().seq = store.read_segment_seq()?;
         // A partition with only one of its families was being created or dropped when the
         // process died. Creation writes no data before both exist, and a drop was wanted, so
         // finishing the drop is right in both cases.
@@ -215,7 +223,7 @@ impl RocksStore {
     /// flushed meanwhile). Blocks: called by the writer that crossed the threshold and by
     /// `flush`; other writers keep appending to fresh open segments.
     fn flush_segments(&self, force: bool) -> Result<(), StorageError> {
-        let mut last_seq = self.segment_flush.lock();
+        let mut flush = self.segment_flush.lock();
         if !force && self.segments.read().open_postings() <= self.opts.segment_max_postings {
             return Ok(());
         }
@@ -225,11 +233,11 @@ impl RocksStore {
         let Some(job) = self.segments.write().begin_flush() else {
             return Ok(());
         };
-        let seq = *last_seq + 1;
-        let written = self.write_segments(&parts, &job, seq);
+        let seq = flush.seq + 1;
+        let written = self.write_segments(&parts, &job, seq, &mut flush.scratch);
         self.segments.write().end_flush(&job, written.is_ok());
         written?;
-        *last_seq = seq;
+        flush.seq = seq;
         Ok(())
     }
 
@@ -238,13 +246,14 @@ impl RocksStore {
         parts: &BTreeSet<u64>,
         job: &FlushJob,
         seq: u64,
+        scratch: &mut MergeScratch,
     ) -> Result<(), StorageError> {
         for (start, runs) in &job.runs {
             if !parts.contains(start) {
                 continue;
             }
             if let Some(cf) = self.index_cf(*start) {
-                self.ingest_segment(&cf, *start, runs, seq)?;
+                self.ingest_segment(&cf, *start, runs, seq, scratch)?;
             }
         }
         let mut wb = WriteBatch::default();
@@ -268,6 +277,7 @@ impl RocksStore {
         start: u64,
         runs: &[Arc<segment::Run>],
         seq: u64,
+        scratch: &mut MergeScratch,
     ) -> Result<(), StorageError> {
         let dir = self.path.join(INGEST_DIR);
         std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io {
@@ -279,7 +289,7 @@ impl RocksStore {
         let mut writer = SstFileWriter::create(&cf_opts);
         let mut ingested = writer.open(&file);
         let mut keys = 0usize;
-        let merged = segment::merge_runs(runs, seq, |k, v| {
+        let merged = segment::merge_runs(runs, seq, scratch, |k, v| {
             if ingested.is_ok() {
                 ingested = writer.put(k, v);
                 keys += 1;

@@ -1,45 +1,52 @@
 //! The open segments: postings acknowledged but not yet flushed to segment keys.
 //!
-//! Owns, per partition, the runs of postings of the writes since the last flush (one immutable,
-//! sorted run per write and partition, built by the writer outside any lock and appended as one
-//! `Arc`), the write-log sequence (which writes are still in flight) and the merge that turns
-//! the runs into a trace table and one key per group at flush time (see the layout in
-//! keys.rs). The store guards it with one `RwLock`: a write holds it only to take a seq and to
-//! push its runs, a search only to copy the postings of its term. Runs being flushed stay searchable here until their flush committed, so a
-//! search never misses a posting in between. Must never do I/O and never build keys itself.
+//! Owns, per partition, the runs of postings of the writes since the last flush (one immutable
+//! run per write and partition, its terms interned by hash, built by the writer outside any
+//! lock and appended as one `Arc`), the write-log sequence (which writes are still in flight)
+//! and the merge that turns the runs into a trace table and one key per group at flush time
+//! (see the layout in keys.rs). Terms are sorted once, at the flush: bucketed by group, then
+//! sorted within the group on their first 16 bytes as integers. The store guards it with one
+//! `RwLock`: a write holds it only to take a seq and to push its runs, a search only to copy
+//! the postings of its term. Runs being flushed stay searchable here until their flush
+//! committed, so a search never misses a posting in between. Must never do I/O and never build
+//! keys itself.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::storage::codec::{self, Posting, SegmentWriter};
 use crate::storage::keys;
 use crate::storage::StorageError;
 
-/// The postings of one write in one partition: terms in byte order, each with the traces it
-/// was seen in, as indices into the run's own trace list.
-#[derive(Debug, Default)]
+/// The postings of one write in one partition: its distinct terms, each with the traces it was
+/// seen in (as indices into the run's own trace list), found by hash. Terms are in no order:
+/// the flush sorts them once, for all the runs it merges.
+#[derive(Debug)]
 pub(super) struct Run {
     /// Distinct terms (the `keys` prefix builders' bytes), back to back.
     terms: Vec<u8>,
     /// Per term: end of its bytes in `terms`, end of its postings in `postings`.
     ends: Vec<(u32, u32)>,
-    /// Indices into `traces`.
+    /// Indices into `traces`, ascending and distinct per term.
     postings: Vec<u32>,
     /// The (minute, trace) pairs of the write with the start range of all the trace's spans in
     /// that minute, in any order: the run's part of the flush's trace table.
     traces: Vec<Posting>,
+    /// Term indices by the hash of their bytes.
+    by_term: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Default for Run {
+    fn default() -> Run {
+        RunBuilder::default().finish(Vec::new())
+    }
 }
 
 impl Run {
-    /// A run over these traces; [`Self::push`] refers to them by index.
-    pub(super) fn new(traces: Vec<Posting>) -> Run {
-        Run {
-            traces,
-            ..Run::default()
-        }
-    }
-
     pub(super) fn len(&self) -> usize {
         self.postings.len()
     }
@@ -54,54 +61,129 @@ impl Run {
         &self.postings[from as usize..self.ends[i].1 as usize]
     }
 
-    /// Appends a posting of `term` in trace `trace` (an index into the run's traces). Terms
-    /// must come in byte order.
-    pub(super) fn push(&mut self, term: &[u8], trace: u32) {
-        let n = self.ends.len();
-        if n == 0 || self.term(n - 1) != term {
-            self.terms.extend_from_slice(term);
-            self.ends
-                .push((self.terms.len() as u32, self.postings.len() as u32));
-        }
-        self.postings.push(trace);
-        if let Some(last) = self.ends.last_mut() {
-            last.1 = self.postings.len() as u32;
-        }
-    }
-
-    /// The term ranges of the run's groups, in order (a group's terms are contiguous: group
-    /// prefixes are prefix-free, see keys.rs).
-    fn groups(&self) -> Vec<(usize, usize)> {
-        let mut out: Vec<(usize, usize)> = Vec::new();
-        let mut name: &[u8] = &[];
-        for i in 0..self.ends.len() {
-            let term = self.term(i);
-            match out.last_mut() {
-                Some(last) if term.len() >= name.len() && term[..name.len()] == *name => {
-                    last.1 = i + 1
-                }
-                _ => {
-                    name = &term[..keys::term_group_len(term)];
-                    out.push((i, i + 1));
-                }
-            }
-        }
-        out
-    }
-
-    /// The postings of one term (binary search), as indices into the run's traces.
+    /// The postings of one term, as indices into the run's traces.
     fn postings_of(&self, term: &[u8]) -> &[u32] {
-        let (mut lo, mut hi) = (0, self.ends.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.term(mid).cmp(term) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return self.postings_at(mid),
-            }
+        let hash = self.hasher.hash_one(term);
+        match self.by_term.find(hash, |&i| self.term(i as usize) == term) {
+            Some(&i) => self.postings_at(i as usize),
+            None => &[],
         }
-        &[]
     }
+}
+
+/// Collects the postings of one write in one partition, in any order, into a [`Run`]: each
+/// term is interned by hash as it comes, so no posting is compared byte by byte.
+#[derive(Debug, Default)]
+pub(super) struct RunBuilder {
+    terms: Vec<u8>,
+    /// End of each term's bytes in `terms`.
+    ends: Vec<u32>,
+    by_term: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// (term index, trace index) of every posting pushed, duplicates included.
+    pushed: Vec<(u32, u32)>,
+}
+
+impl RunBuilder {
+    /// Term `i` of `terms`, whose ends are `ends`.
+    fn term_of<'t>(terms: &'t [u8], ends: &[u32], i: u32) -> &'t [u8] {
+        let from = if i == 0 { 0 } else { ends[i as usize - 1] };
+        &terms[from as usize..ends[i as usize] as usize]
+    }
+
+    /// Makes room for `postings` more postings of about as many distinct terms.
+    pub(super) fn reserve(&mut self, postings: usize) {
+        self.pushed.reserve(postings);
+        self.ends.reserve(postings);
+        self.terms.reserve(postings * 32);
+        let (terms, ends, hasher) = (&self.terms, &self.ends, &self.hasher);
+        self.by_term.reserve(postings, |&j| {
+            hasher.hash_one(Self::term_of(terms, ends, j))
+        });
+    }
+
+    /// Adds a posting of `term` in trace `trace` (an index into the traces given to
+    /// [`Self::finish`]).
+    pub(super) fn push(&mut self, term: &[u8], trace: u32) {
+        let hash = self.hasher.hash_one(term);
+        let (terms, ends) = (&self.terms, &self.ends);
+        let found = self
+            .by_term
+            .find(hash, |&i| Self::term_of(terms, ends, i) == term)
+            .copied();
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.ends.len() as u32;
+                self.terms.extend_from_slice(term);
+                self.ends.push(self.terms.len() as u32);
+                let (terms, ends, hasher) = (&self.terms, &self.ends, &self.hasher);
+                self.by_term
+                    .insert_unique(hash, i, |&j| hasher.hash_one(Self::term_of(terms, ends, j)));
+                i
+            }
+        };
+        self.pushed.push((i, trace));
+    }
+
+    /// The run of the postings pushed over these traces; the builder starts empty again.
+    pub(super) fn finish(&mut self, traces: Vec<Posting>) -> Run {
+        // A counting sort by term keeps each term's traces in push order, which is ascending
+        // but for the spans of one trace in several minutes: a short sort per term does the rest.
+        let n_terms = self.ends.len();
+        let mut starts = vec![0u32; n_terms + 1];
+        for &(term, _) in &self.pushed {
+            starts[term as usize + 1] += 1;
+        }
+        for i in 0..n_terms {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut placed = vec![0u32; self.pushed.len()];
+        for &(term, trace) in &self.pushed {
+            let at = &mut next[term as usize];
+            placed[*at as usize] = trace;
+            *at += 1;
+        }
+        let mut postings = Vec::with_capacity(placed.len());
+        let mut ends = Vec::with_capacity(n_terms);
+        for (i, &bytes_end) in self.ends.iter().enumerate() {
+            let from = postings.len();
+            postings.extend_from_slice(&placed[starts[i] as usize..starts[i + 1] as usize]);
+            let own = &mut postings[from..];
+            if !own.is_sorted() {
+                own.sort_unstable();
+            }
+            let kept = from + dedup_sorted(&mut postings[from..]);
+            postings.truncate(kept);
+            ends.push((bytes_end, postings.len() as u32));
+        }
+        self.pushed.clear();
+        self.ends.clear();
+        // The next write is likely alike: start at this one's size rather than grow again.
+        let terms = Vec::with_capacity(self.terms.len());
+        let by_term = HashTable::with_capacity(n_terms);
+        Run {
+            terms: std::mem::replace(&mut self.terms, terms),
+            ends,
+            postings,
+            traces,
+            by_term: std::mem::replace(&mut self.by_term, by_term),
+            hasher: self.hasher.clone(),
+        }
+    }
+}
+
+/// Moves the distinct values of a sorted slice to its front; returns how many there are.
+fn dedup_sorted(values: &mut [u32]) -> usize {
+    let mut kept = 0;
+    for i in 0..values.len() {
+        if kept == 0 || values[i] != values[kept - 1] {
+            values[kept] = values[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 #[derive(Debug, Default)]
@@ -277,6 +359,7 @@ fn sort_merging_ranges(postings: &mut Vec<Posting>) {
 pub(super) fn merge_runs(
     runs: &[Arc<Run>],
     segment_seq: u64,
+    scratch: &mut MergeScratch,
     mut put: impl FnMut(&[u8], &[u8]),
 ) -> Result<(), StorageError> {
     let mut table: Vec<Posting> = runs.iter().flat_map(|r| r.traces.iter().copied()).collect();
@@ -291,53 +374,29 @@ pub(super) fn merge_runs(
                 .collect()
         })
         .collect();
-    // Terms are merged group by group: a heap orders the runs' groups (about five terms each),
-    // and the sub-terms of one group, from every run, are sorted together. Comparing whole
-    // terms in a heap, which share long group prefixes, cost most of the merge.
-    let groups_of: Vec<Vec<(usize, usize)>> = runs.iter().map(|r| r.groups()).collect();
-    let group_name = |i: usize, g: usize| {
-        let term = runs[i].term(groups_of[i][g].0);
-        &term[..keys::term_group_len(term)]
-    };
-    let mut heap: BinaryHeap<Reverse<(&[u8], usize, usize)>> = (0..runs.len())
-        .filter(|&i| !groups_of[i].is_empty())
-        .map(|i| Reverse((group_name(i, 0), i, 0)))
-        .collect();
+    let Groups { names, starts } = Groups::of(runs, &ordinal_of, scratch)?;
+    let MergeScratch {
+        members,
+        ordinals: of_members,
+        ..
+    } = scratch;
+    let mut in_order: Vec<usize> = (0..names.len()).collect();
+    in_order.sort_unstable_by(|&a, &b| names[a].cmp(names[b]));
     let mut group = GroupOut::default();
-    // (sub-term, run, term index) of the group being merged.
-    let mut members: Vec<(&[u8], usize, usize)> = Vec::new();
     let mut ordinals: Vec<u32> = Vec::new();
-    while let Some(Reverse((name, _, _))) = heap.peek().copied() {
-        members.clear();
-        while let Some(&Reverse((n, i, g))) = heap.peek() {
-            if n != name {
-                break;
-            }
-            heap.pop();
-            let (from, to) = groups_of[i][g];
-            members.extend((from..to).map(|at| (&runs[i].term(at)[name.len()..], i, at)));
-            if g + 1 < groups_of[i].len() {
-                heap.push(Reverse((group_name(i, g + 1), i, g + 1)));
-            }
-        }
-        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        group.name.extend_from_slice(name);
-        for same in members.chunk_by(|a, b| a.0 == b.0) {
+    let mut long = Vec::new();
+    for g in in_order {
+        let members = &mut members[starts[g]..starts[g + 1]];
+        members.sort_unstable_by(|a, b| a.cmp(b, runs));
+        group.name.extend_from_slice(names[g]);
+        for same in members.chunk_by(|a, b| a.cmp(b, runs).is_eq()) {
             ordinals.clear();
-            for &(_, i, at) in same {
-                for &trace in runs[i].postings_at(at) {
-                    let Some(&o) = ordinal_of[i].get(trace as usize) else {
-                        return Err(StorageError::Corrupt {
-                            what: "segment",
-                            detail: format!("posting of trace index {trace} beyond its run"),
-                        });
-                    };
-                    ordinals.push(o);
-                }
+            for m in same {
+                ordinals.extend_from_slice(&of_members[m.ordinals()]);
             }
             ordinals.sort_unstable();
             ordinals.dedup();
-            group.push(same[0].0, &ordinals);
+            group.push(same[0].subterm(runs, &mut long), &ordinals);
         }
         group.emit(&table, segment_seq, &mut put);
     }
@@ -347,6 +406,178 @@ pub(super) fn merge_runs(
         put(&keys::trace_table_key(segment_seq, block as u32), &value);
     }
     Ok(())
+}
+
+/// Sub-terms up to this length are held whole in a [`Member`].
+const HEAD_LEN: usize = 16;
+
+/// One term of one run, as a member of its group in [`merge_runs`]. Sorting and comparing
+/// members touches the runs only for sub-terms longer than [`HEAD_LEN`].
+#[derive(Clone, Copy, Default)]
+struct Member {
+    /// The first [`HEAD_LEN`] bytes of the sub-term, zero-padded, as big-endian integers: in
+    /// the sub-terms' byte order.
+    head: [u64; 2],
+    len: u32,
+    run: u32,
+    term: u32,
+    /// Where the term's ordinals start in [`Groups::ordinals`], and how many.
+    from: u32,
+    count: u32,
+}
+
+impl Member {
+    fn long(&self) -> bool {
+        self.len as usize > HEAD_LEN
+    }
+
+    /// The whole sub-term: from the run when it is longer than the head.
+    fn whole<'r>(&self, runs: &'r [Arc<Run>]) -> &'r [u8] {
+        let term = runs[self.run as usize].term(self.term as usize);
+        &term[term.len() - self.len as usize..]
+    }
+
+    /// Byte order of the sub-terms.
+    fn cmp(&self, other: &Member, runs: &[Arc<Run>]) -> std::cmp::Ordering {
+        self.head.cmp(&other.head).then_with(|| {
+            if self.long() && other.long() {
+                self.whole(runs).cmp(other.whole(runs))
+            } else {
+                // Equal heads, one of them whole: the shorter is a prefix of the other.
+                self.len.cmp(&other.len)
+            }
+        })
+    }
+
+    fn subterm<'s>(&self, runs: &'s [Arc<Run>], buf: &'s mut Vec<u8>) -> &'s [u8] {
+        if self.long() {
+            return self.whole(runs);
+        }
+        buf.clear();
+        buf.extend_from_slice(&self.head[0].to_be_bytes());
+        buf.extend_from_slice(&self.head[1].to_be_bytes());
+        buf.truncate(self.len as usize);
+        buf
+    }
+
+    fn ordinals(&self) -> std::ops::Range<usize> {
+        self.from as usize..(self.from + self.count) as usize
+    }
+}
+
+/// The terms of all the runs of a flush, bucketed by group, with their postings as ordinals.
+/// Built in two passes over the runs in memory order (a group's terms lie all over a run).
+struct Groups<'a> {
+    names: Vec<&'a [u8]>,
+    /// The members of group `g` are `scratch.members[starts[g]..starts[g + 1]]`.
+    starts: Vec<usize>,
+}
+
+/// The buffers of [`merge_runs`], kept from one flush to the next: they are large (tens of
+/// bytes per posting), and fresh memory costs a page fault per page.
+#[derive(Default)]
+pub(super) struct MergeScratch {
+    /// Every term of every run, a group's together.
+    members: Vec<Member>,
+    /// The ordinals of every member, a group's together.
+    ordinals: Vec<u32>,
+    /// The group of every term of every run, in run order.
+    group_of: Vec<u32>,
+}
+
+impl<'a> Groups<'a> {
+    fn of(
+        runs: &'a [Arc<Run>],
+        ordinal_of: &[Vec<u32>],
+        scratch: &mut MergeScratch,
+    ) -> Result<Groups<'a>, StorageError> {
+        let hasher = DefaultHashBuilder::default();
+        let mut by_name: HashTable<u32> = HashTable::new();
+        let mut names: Vec<&'a [u8]> = Vec::new();
+        // The group of every term of every run, in run order, and per group its terms and
+        // postings.
+        let MergeScratch {
+            members,
+            ordinals,
+            group_of,
+        } = scratch;
+        group_of.clear();
+        let mut sizes: Vec<(usize, usize)> = Vec::new();
+        for run in runs {
+            for t in 0..run.ends.len() {
+                let term = run.term(t);
+                let name = &term[..keys::term_group_len(term)];
+                let hash = hasher.hash_one(name);
+                let g = match by_name.find(hash, |&g| names[g as usize] == name) {
+                    Some(&g) => g,
+                    None => {
+                        let g = names.len() as u32;
+                        names.push(name);
+                        sizes.push((0, 0));
+                        by_name.insert_unique(hash, g, |&g| hasher.hash_one(names[g as usize]));
+                        g
+                    }
+                };
+                sizes[g as usize].0 += 1;
+                sizes[g as usize].1 += run.postings_at(t).len();
+                group_of.push(g);
+            }
+        }
+        // Counting sorts of the terms and their postings by group.
+        let mut starts = Vec::with_capacity(names.len() + 1);
+        let mut next: Vec<(usize, usize)> = Vec::with_capacity(names.len());
+        let (mut members_at, mut ordinals_at) = (0, 0);
+        for &(terms, postings) in &sizes {
+            starts.push(members_at);
+            next.push((members_at, ordinals_at));
+            members_at += terms;
+            ordinals_at += postings;
+        }
+        starts.push(members_at);
+        members.clear();
+        members.resize(members_at, Member::default());
+        ordinals.clear();
+        ordinals.resize(ordinals_at, 0);
+        let mut group_of = group_of.iter().copied();
+        for (r, run) in runs.iter().enumerate() {
+            for (t, g) in (0..run.ends.len()).zip(&mut group_of) {
+                let term = run.term(t);
+                let sub = &term[names[g as usize].len()..];
+                let mut head = [0u8; HEAD_LEN];
+                let n = sub.len().min(HEAD_LEN);
+                head[..n].copy_from_slice(&sub[..n]);
+                let (hi, lo) = head.split_at(8);
+                let (member_at, ordinal_at) = &mut next[g as usize];
+                let postings = run.postings_at(t);
+                for (slot, &trace) in ordinals[*ordinal_at..].iter_mut().zip(postings) {
+                    let Some(&o) = ordinal_of[r].get(trace as usize) else {
+                        return Err(StorageError::Corrupt {
+                            what: "segment",
+                            detail: format!("posting of trace index {trace} beyond its run"),
+                        });
+                    };
+                    *slot = o;
+                }
+                members[*member_at] = Member {
+                    head: [be_u64(hi), be_u64(lo)],
+                    len: sub.len() as u32,
+                    run: r as u32,
+                    term: t as u32,
+                    from: *ordinal_at as u32,
+                    count: postings.len() as u32,
+                };
+                *member_at += 1;
+                *ordinal_at += postings.len();
+            }
+        }
+        Ok(Groups { names, starts })
+    }
+}
+
+fn be_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(bytes);
+    u64::from_be_bytes(b)
 }
 
 /// The segment of one group being built by [`merge_runs`].
@@ -407,11 +638,11 @@ mod tests {
 
     /// A run of (value, posting) entries in term order, each posting its own trace entry.
     fn run(entries: &[(&str, Posting)]) -> Run {
-        let mut r = Run::new(entries.iter().map(|(_, p)| *p).collect());
+        let mut b = RunBuilder::default();
         for (i, (v, _)) in entries.iter().enumerate() {
-            r.push(&term(v), i as u32);
+            b.push(&term(v), i as u32);
         }
-        r
+        b.finish(entries.iter().map(|(_, p)| *p).collect())
     }
 
     #[test]
@@ -433,10 +664,11 @@ mod tests {
     fn merge_writes_one_key_per_group_and_a_trace_table_newest_first() {
         let mut service = Vec::new();
         keys::service_prefix(&mut service, "svc");
-        let mut a = Run::new(vec![posting(5, 1, 10, 20), posting(3, 2, 0, 1)]);
+        let mut a = RunBuilder::default();
+        a.push(&term("b"), 1);
         a.push(&service, 0);
         a.push(&term("a"), 0);
-        a.push(&term("b"), 1);
+        let a = a.finish(vec![posting(5, 1, 10, 20), posting(3, 2, 0, 1)]);
         let runs = vec![
             Arc::new(a),
             Arc::new(run(&[
@@ -445,7 +677,10 @@ mod tests {
             ])),
         ];
         let mut out = Vec::new();
-        merge_runs(&runs, 42, |k, v| out.push((k.to_vec(), v.to_vec()))).expect("merges");
+        merge_runs(&runs, 42, &mut MergeScratch::default(), |k, v| {
+            out.push((k.to_vec(), v.to_vec()))
+        })
+        .expect("merges");
         assert!(
             out.windows(2).all(|w| w[0].0 < w[1].0),
             "keys in byte order"
@@ -492,9 +727,12 @@ mod tests {
 
     #[test]
     fn a_posting_beyond_its_runs_traces_is_an_error_not_a_wrong_ordinal() {
-        let mut r = run(&[("a", posting(5, 1, 0, 1))]);
-        r.push(&term("b"), 1);
-        let err = merge_runs(&[Arc::new(r)], 1, |_, _| {}).expect_err("refused");
+        let mut b = RunBuilder::default();
+        b.push(&term("a"), 0);
+        b.push(&term("b"), 1);
+        let r = b.finish(vec![posting(5, 1, 0, 1)]);
+        let err = merge_runs(&[Arc::new(r)], 1, &mut MergeScratch::default(), |_, _| {})
+            .expect_err("refused");
         assert!(err.to_string().contains("beyond its run"), "{err}");
     }
 
@@ -527,7 +765,7 @@ mod tests {
     /// Every kind of term, over few services, keys and values, so that runs share terms.
     fn any_term() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         use proptest::prelude::*;
-        (0u8..4, 0u8..2, 0u8..3, 0u8..4).prop_map(|(kind, svc, key, value)| {
+        (0u8..4, 0u8..2, 0u8..3, 0u8..7).prop_map(|(kind, svc, key, value)| {
             let svc = ["a", "ab"][svc as usize];
             let mut t = Vec::new();
             match kind {
@@ -537,7 +775,16 @@ mod tests {
                     &mut t,
                     svc,
                     ["k", "k\0", "kk"][key as usize],
-                    ["", "v", "v\0w", "vv"][value as usize],
+                    // The last three share their first 16 bytes.
+                    [
+                        "",
+                        "v",
+                        "v\0w",
+                        "vv",
+                        "0123456789abcdef",
+                        "0123456789abcdefB",
+                        "0123456789abcdefA",
+                    ][value as usize],
                 ),
             }
             t
@@ -558,47 +805,39 @@ mod tests {
             ),
         ) {
             use std::collections::BTreeMap;
+            // Postings are pushed as drawn: in any order, duplicates included.
             let mut runs = Vec::new();
+            let mut pushed = Vec::new();
             for (traces, postings) in raw {
                 let traces: Vec<Posting> = traces
                     .into_iter()
                     .map(|(minute, id, us)| posting(minute, id, us, us + 1))
                     .collect();
-                let mut by_term: BTreeMap<Vec<u8>, BTreeSet<u32>> = BTreeMap::new();
+                let mut b = RunBuilder::default();
                 for (term, t) in postings {
-                    by_term.entry(term).or_default().insert((t % traces.len()) as u32);
+                    let t = (t % traces.len()) as u32;
+                    b.push(&term, t);
+                    pushed.push((term, traces[t as usize]));
                 }
-                let mut run = Run::new(traces);
-                for (term, ts) in &by_term {
-                    for &t in ts {
-                        run.push(term, t);
-                    }
-                }
-                runs.push(Arc::new(run));
+                runs.push(Arc::new(b.finish(traces)));
             }
             let mut table: Vec<Posting> =
                 runs.iter().flat_map(|r| r.traces.iter().copied()).collect();
             sort_merging_ranges(&mut table);
             let mut expected: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, BTreeSet<u32>>> = BTreeMap::new();
-            for run in &runs {
-                for i in 0..run.ends.len() {
-                    let term = run.term(i);
-                    let split = keys::term_group_len(term);
-                    let ordinals = expected
-                        .entry(term[..split].to_vec())
-                        .or_default()
-                        .entry(term[split..].to_vec())
-                        .or_default();
-                    for &t in run.postings_at(i) {
-                        let p = run.traces[t as usize];
-                        let o = table.iter().position(|e| e.search_order() == p.search_order());
-                        ordinals.insert(o.expect("in the table") as u32);
-                    }
-                }
+            for (term, p) in pushed {
+                let split = keys::term_group_len(&term);
+                let o = table.iter().position(|e| e.search_order() == p.search_order());
+                expected
+                    .entry(term[..split].to_vec())
+                    .or_default()
+                    .entry(term[split..].to_vec())
+                    .or_default()
+                    .insert(o.expect("in the table") as u32);
             }
             let mut found: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, BTreeSet<u32>>> = BTreeMap::new();
             let mut last: Option<Vec<u8>> = None;
-            merge_runs(&runs, 9, |k, v| {
+            merge_runs(&runs, 9, &mut MergeScratch::default(), |k, v| {
                 assert!(last.as_deref().is_none_or(|l| l < k), "keys in byte order");
                 last = Some(k.to_vec());
                 if k[0] != keys::TAG_TRACE_TABLE {
@@ -612,6 +851,27 @@ mod tests {
             })
             .expect("merges");
             proptest::prop_assert_eq!(found, expected);
+        }
+
+        /// A run finds each term's traces, sorted and distinct, whatever the push order.
+        #[test]
+        fn runs_find_every_term_pushed_in_any_order(
+            postings in proptest::collection::vec((any_term(), 0u32..6), 0..30),
+        ) {
+            let mut b = RunBuilder::default();
+            let mut expected: BTreeMap<Vec<u8>, BTreeSet<u32>> = BTreeMap::new();
+            for (term, t) in &postings {
+                b.push(term, *t);
+                expected.entry(term.clone()).or_default().insert(*t);
+            }
+            let run = b.finish((0..6).map(|i| posting(1, i, 0, 1)).collect());
+            proptest::prop_assert_eq!(run.len(), expected.values().map(BTreeSet::len).sum::<usize>());
+            for (term, ts) in &expected {
+                proptest::prop_assert_eq!(run.postings_of(term), ts.iter().copied().collect::<Vec<_>>());
+            }
+            let mut other = Vec::new();
+            keys::service_prefix(&mut other, "none");
+            proptest::prop_assert!(run.postings_of(&other).is_empty());
         }
     }
 }

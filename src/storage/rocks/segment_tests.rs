@@ -342,7 +342,9 @@ fn a_crash_between_ingesting_a_segment_and_deleting_its_write_log_finds_each_tra
         let job = store.segments.write().begin_flush().expect("work");
         let (start, runs) = &job.runs[0];
         let cf = store.index_cf(*start).expect("partition");
-        store.ingest_segment(&cf, *start, runs, 1).expect("ingests");
+        store
+            .ingest_segment(&cf, *start, runs, 1, &mut MergeScratch::default())
+            .expect("ingests");
         assert_eq!(segments_of(&store, DAY0, "red"), vec![1]);
         // A leftover of an interrupted segment file is removed at open.
         std::fs::write(

@@ -5,12 +5,13 @@
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
 //! sort per batch; a partition's chunks are encoded with its string table held (`strings.rs`),
 //! and the rows of the IDs they use that may not be durable yet join the batch; chunk bytes
-//! go through one reusable buffer; catalog rows and postings are
-//! built into one arena per partition, sorted and deduplicated there, so there is no allocation
-//! per span or per key. A posting names its trace by an index into the write's own (minute,
-//! trace) list, so the flush maps it to the trace table without a search. The postings become
-//! one sorted [`Run`] per partition, built before the open-segment lock is taken and appended
-//! under it in O(1). Must never write spans and index entries in separate
+//! go through one reusable buffer; catalog rows go into one arena per partition, sorted and
+//! deduplicated there; postings are interned by term as they come ([`RunBuilder`]), so there
+//! is no allocation per span or per key and no posting is sorted here. A posting names its
+//! trace by an index into the write's own (minute, trace) list, so the flush maps it to the
+//! trace table without a search. The postings become one [`Run`] per partition, built before
+//! the open-segment lock is taken and appended under it in O(1). Must never write spans and
+//! index entries in separate
 //! batches, never make postings searchable before their write is durable, and never build keys
 //! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
 
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
 
-use super::segment::Run;
+use super::segment::{Run, RunBuilder};
 use super::strings::PartitionStrings;
 use super::{missing_cf, RocksStore};
 use crate::model::query::for_each_indexed_attribute;
@@ -121,6 +122,7 @@ fn build<'a>(
         }
         let defined = ids.define(wb, &index_cf);
         built.defined.push((strings, defined));
+        index.reserve(part.len());
         for (_, span) in part {
             index.add(span);
         }
@@ -184,20 +186,19 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// One key in the arena: a catalog row, or a posting as term ‖ trace index (4 BE).
-struct Entry {
-    from: usize,
-    to: usize,
-}
+/// About how many postings a span has: `S`, `O`, `D`, and a dozen attributes.
+const POSTINGS_PER_SPAN: usize = 16;
 
-/// Bytes after the term in a posting's arena key.
-const TRACE_INDEX_LEN: usize = 4;
-
-/// Catalog rows and postings of one partition of one batch, built into one arena.
+/// Catalog rows and postings of one partition of one batch.
 #[derive(Default)]
 struct IndexBuilder {
-    arena: Vec<u8>,
-    entries: Vec<Entry>,
+    /// Catalog rows, back to back, with the end of each.
+    catalog: Vec<u8>,
+    catalog_ends: Vec<usize>,
+    /// The postings, interned by term.
+    run: RunBuilder,
+    /// The term being built.
+    term: Vec<u8>,
     scratch: String,
     /// The (minute, trace) pairs of the spans added so far, with their start range: the
     /// postings refer to them by index.
@@ -227,27 +228,23 @@ impl IndexBuilder {
         i
     }
 
-    fn push(&mut self, build: impl FnOnce(&mut Vec<u8>)) {
-        let from = self.arena.len();
-        build(&mut self.arena);
-        self.entries.push(Entry {
-            from,
-            to: self.arena.len(),
-        });
+    /// Makes room for the postings of `spans` more spans.
+    fn reserve(&mut self, spans: usize) {
+        self.run.reserve(spans * POSTINGS_PER_SPAN);
     }
 
     fn push_posting(&mut self, trace: u32, build: impl FnOnce(&mut Vec<u8>)) {
-        self.push(|out| {
-            build(out);
-            out.extend_from_slice(&trace.to_be_bytes());
-        });
+        self.term.clear();
+        build(&mut self.term);
+        self.run.push(&self.term, trace);
     }
 
     /// The catalog row and the `S`, `O`, `D` and `T` postings of a span.
     fn add(&mut self, span: &Span) {
         let svc = span.service();
         let trace = self.trace_index(span);
-        self.push(|out| keys::catalog_key(out, svc, &span.name, span.kind));
+        keys::catalog_key(&mut self.catalog, svc, &span.name, span.kind);
+        self.catalog_ends.push(self.catalog.len());
         self.push_posting(trace, |out| keys::service_prefix(out, svc));
         self.push_posting(trace, |out| {
             keys::operation_prefix(out, svc, &span.name, span.kind)
@@ -282,28 +279,23 @@ impl IndexBuilder {
         }
     }
 
-    /// Sorts, drops duplicate keys, puts the catalog rows and returns the postings as a run;
-    /// empties the builder.
+    /// Puts the distinct catalog rows and returns the postings as a run; empties the builder.
     fn drain_into(&mut self, wb: &mut WriteBatch, cf: &impl AsColumnFamilyRef) -> Run {
-        let mut run = Run::new(std::mem::take(&mut self.traces));
-        self.current = None;
-        let arena = &self.arena;
-        let key = |e: &Entry| &arena[e.from..e.to];
-        self.entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-        self.entries.dedup_by(|a, b| key(a) == key(b));
-        for e in &self.entries {
-            let k = key(e);
-            if k[0] == keys::TAG_CATALOG {
-                wb.put_cf(cf, k, b"");
-            } else {
-                let (term, trace) = k.split_at(k.len() - TRACE_INDEX_LEN);
-                let mut index = [0u8; TRACE_INDEX_LEN];
-                index.copy_from_slice(trace);
-                run.push(term, u32::from_be_bytes(index));
-            }
+        let catalog = &self.catalog;
+        let mut rows: Vec<&[u8]> = Vec::with_capacity(self.catalog_ends.len());
+        let mut from = 0;
+        for &to in &self.catalog_ends {
+            rows.push(&catalog[from..to]);
+            from = to;
         }
-        self.arena.clear();
-        self.entries.clear();
-        run
+        rows.sort_unstable();
+        rows.dedup();
+        for row in rows {
+            wb.put_cf(cf, row, b"");
+        }
+        self.catalog.clear();
+        self.catalog_ends.clear();
+        self.current = None;
+        self.run.finish(std::mem::take(&mut self.traces))
     }
 }
