@@ -11,9 +11,9 @@
 //! trace by an index into the write's own (minute, trace) list, so the flush maps it to the
 //! trace table without a search. The postings become one [`Run`] per partition, built before
 //! the open-segment lock is taken and appended under it in O(1). Must never write spans and
-//! index entries in separate
-//! batches, never make postings searchable before their write is durable, and never build keys
-//! itself (see `keys.rs`). Also replays the write log at open (`replay_write_log`).
+//! index entries in separate batches, never make postings searchable before their write is
+//! durable, and never build keys itself (see `keys.rs`). Also replays the write log at open
+//! (`replay_write_log`).
 
 use std::sync::Arc;
 
