@@ -12,18 +12,20 @@
 //! version(1 byte = CHUNK_VERSION)
 //! n_resources, resources: attributes, dropped_attributes_count, schema_url
 //! n_scopes,    scopes:    name, version, attributes, dropped_attributes_count, schema_url
-//! n_spans,     spans:     resource_index, scope_index, span_id(8), parent,
-//!                         trace_state, text(name), kind(1), zigzag(start − previous span's start
-//!                         (0 for the first), wrapping), zigzag(end − start, wrapping),
-//!                         attributes, dropped_attributes_count,
-//!                         n_events { zigzag(time − start), text(name), attributes, dropped },
-//!                         dropped_events_count,
-//!                         n_links { trace_id(16), span_id(8), trace_state, attributes, dropped,
-//!                                   flags }, dropped_links_count,
-//!                         status_code(1), status_message, flags
-//! parent:     0 = none, 1 = span_id(8) follows, 2 + i = the span ID of the chunk's span i
-//! attributes: n, { text(key), value }; value: tag byte then payload (see `tag`), a string
-//!             value's payload is a text
+//! n_spans,     spans:     resource_index, scope_index, span_id(8), header(1), parent,
+//!                         text(name), zigzag(start − previous span's start (0 for the first),
+//!                         wrapping), zigzag(end − start, wrapping), attributes, flags,
+//!                         [if header.rare: trace_state, dropped_attributes_count,
+//!                          n_events { zigzag(time − start), text(name), attributes, dropped },
+//!                          dropped_events_count,
+//!                          n_links { trace_id(16), span_id(8), trace_state, attributes,
+//!                                    dropped, flags }, dropped_links_count, status_message]
+//! header:     bits 0–2 kind, 3–4 status code, 5–6 parent (0 none, 1 span_id(8) follows,
+//!             2 the index of a span of the chunk follows), 7 rare (the fields in brackets
+//!             follow; without it they are empty or zero)
+//! attributes: n, { text(key), value }
+//! value:      varint v; odd: the string value (v − 1) / 2 of the partition's string table;
+//!             even: tag v / 2 (see `tag`) then its payload, a plain string for a string
 //! text:       varint v; even: v / 2 bytes of UTF-8 follow; odd: string (v − 1) / 2 of the
 //!             partition's string table ([`StringTable`])
 //! ```
@@ -33,8 +35,12 @@
 //! and shared again through `Arc` on decode.
 //! Repeated strings (attribute keys and top-level string values, span and event names) are
 //! IDs of the string table the encoder is given ([`StringIds`]); the table decides which
-//! strings it takes, every other one is inline. Version-1 chunks (format 3) had plain strings
-//! for every text, a flag byte (0/1) for the parent and absolute start times; they still decode.
+//! strings it takes, every other one is inline. Older chunks still decode. Version 2 (format 4)
+//! had no header: the parent was one varint (0 none, 1 span_id(8) follows, 2 + i span i), and
+//! trace_state, kind(1), dropped counts, events, links, status_code(1) and the status message
+//! were always written, in the order of the model; a value was a tag byte then its payload, a
+//! string value's payload a text. Version 1 (format 3) also had plain strings for every text, a
+//! flag byte (0/1) for the parent and absolute start times.
 //!
 //! Segment (the value of a segment key: the postings of one group from one flush), sub-terms in
 //! byte order, each with its ordinals (indices into the flush's trace table) ascending:
@@ -70,9 +76,11 @@ use crate::model::{
 };
 
 /// Version byte leading every chunk this build writes.
-pub const CHUNK_VERSION: u8 = 2;
+pub const CHUNK_VERSION: u8 = 3;
 /// The chunk version without string IDs, parent indices or start deltas; still read.
 const CHUNK_VERSION_PLAIN: u8 = 1;
+/// The chunk version with string IDs but without span headers or folded value tags; still read.
+const CHUNK_VERSION_TEXTS: u8 = 2;
 
 /// Deepest array/map nesting written and read. Deeper values (only a hostile client sends
 /// them) are stored as [`Value::Empty`] at this depth, so that every stored chunk stays readable.
@@ -305,6 +313,11 @@ fn put_text(out: &mut Vec<u8>, id: Option<u32>, s: &str) {
     }
 }
 
+/// A value's tag: even, so that it differs from a string value's ID (odd).
+fn put_tag(out: &mut Vec<u8>, t: u8) {
+    out.push(t << 1);
+}
+
 /// A value; `key` is the string ID of its attribute key when the value itself may get one
 /// (top-level attributes only).
 fn put_value(
@@ -315,39 +328,41 @@ fn put_value(
     key: Option<u32>,
 ) {
     if depth >= MAX_VALUE_DEPTH && matches!(v, Value::Array(_) | Value::Map(_)) {
-        out.push(tag::EMPTY);
+        put_tag(out, tag::EMPTY);
         return;
     }
     match v {
-        Value::Empty => out.push(tag::EMPTY),
-        Value::Str(s) => {
-            out.push(tag::STR);
-            let id = key.and_then(|key| ids.id(s, TextKind::Value { key }));
-            put_text(out, id, s);
-        }
-        Value::Bool(false) => out.push(tag::FALSE),
-        Value::Bool(true) => out.push(tag::TRUE),
+        Value::Empty => put_tag(out, tag::EMPTY),
+        Value::Str(s) => match key.and_then(|key| ids.id(s, TextKind::Value { key })) {
+            Some(id) => put_varint(out, (id as u64) << 1 | 1),
+            None => {
+                put_tag(out, tag::STR);
+                put_str(out, s);
+            }
+        },
+        Value::Bool(false) => put_tag(out, tag::FALSE),
+        Value::Bool(true) => put_tag(out, tag::TRUE),
         Value::Int(i) => {
-            out.push(tag::INT);
+            put_tag(out, tag::INT);
             put_varint(out, zigzag(*i));
         }
         Value::Double(d) => {
-            out.push(tag::DOUBLE);
+            put_tag(out, tag::DOUBLE);
             out.extend_from_slice(&d.to_bits().to_le_bytes());
         }
         Value::Bytes(b) => {
-            out.push(tag::BYTES);
+            put_tag(out, tag::BYTES);
             put_bytes(out, b);
         }
         Value::Array(vs) => {
-            out.push(tag::ARRAY);
+            put_tag(out, tag::ARRAY);
             put_varint(out, vs.len() as u64);
             for v in vs {
                 put_value(out, v, depth + 1, &mut Inline, None);
             }
         }
         Value::Map(kvs) => {
-            out.push(tag::MAP);
+            put_tag(out, tag::MAP);
             put_attributes(out, kvs, depth + 1, &mut Inline);
         }
     }
@@ -488,10 +503,11 @@ impl<'a> ChunkEncoder<'a> {
     }
 }
 
-/// Parent field values below the span indices.
-const PARENT_NONE: u64 = 0;
-const PARENT_ID: u64 = 1;
-const PARENT_INDEX_BASE: u64 = 2;
+/// The parent field of version-2 chunks: these values, or a span index plus
+/// `V2_PARENT_INDEX_BASE`.
+const V2_PARENT_NONE: u64 = 0;
+const V2_PARENT_ID: u64 = 1;
+const V2_PARENT_INDEX_BASE: u64 = 2;
 
 fn put_span(
     out: &mut Vec<u8>,
@@ -501,20 +517,40 @@ fn put_span(
     ids: &mut dyn StringIds,
 ) {
     out.extend_from_slice(&s.span_id.0);
-    if s.parent_span_id.is_zero() {
-        put_varint(out, PARENT_NONE);
-    } else if let Some(i) = parent_index {
-        put_varint(out, PARENT_INDEX_BASE + i as u64);
+    let parent = if s.parent_span_id.is_zero() {
+        header::PARENT_NONE
+    } else if parent_index.is_some() {
+        header::PARENT_INDEX
     } else {
-        put_varint(out, PARENT_ID);
-        out.extend_from_slice(&s.parent_span_id.0);
+        header::PARENT_ID
+    };
+    let rare = !s.trace_state.is_empty()
+        || s.dropped_attributes_count != 0
+        || !s.events.is_empty()
+        || s.dropped_events_count != 0
+        || !s.links.is_empty()
+        || s.dropped_links_count != 0
+        || !s.status.message.is_empty();
+    out.push(
+        s.kind as u8
+            | (s.status.code as u8) << header::STATUS_SHIFT
+            | parent << header::PARENT_SHIFT
+            | if rare { header::RARE } else { 0 },
+    );
+    match parent_index {
+        Some(i) if parent == header::PARENT_INDEX => put_varint(out, i as u64),
+        _ if parent == header::PARENT_ID => out.extend_from_slice(&s.parent_span_id.0),
+        _ => {}
     }
-    put_str(out, &s.trace_state);
     put_text(out, ids.id(&s.name, TextKind::Name), &s.name);
-    out.push(s.kind as u8);
     put_delta(out, previous_start, s.start_ns);
     put_delta(out, s.start_ns, s.end_ns);
     put_attributes(out, &s.attributes, 0, ids);
+    put_varint(out, s.flags as u64);
+    if !rare {
+        return;
+    }
+    put_str(out, &s.trace_state);
     put_varint(out, s.dropped_attributes_count as u64);
     put_varint(out, s.events.len() as u64);
     for e in &s.events {
@@ -534,9 +570,20 @@ fn put_span(
         put_varint(out, l.flags as u64);
     }
     put_varint(out, s.dropped_links_count as u64);
-    out.push(s.status.code as u8);
     put_str(out, &s.status.message);
-    put_varint(out, s.flags as u64);
+}
+
+/// The span header byte of version-3 chunks.
+mod header {
+    /// Bits 0–2: the span kind. Bits 3–4: the status code.
+    pub const STATUS_SHIFT: u8 = 3;
+    /// Bits 5–6: the parent: none, a span ID follows, an index into the chunk follows.
+    pub const PARENT_SHIFT: u8 = 5;
+    pub const PARENT_NONE: u8 = 0;
+    pub const PARENT_ID: u8 = 1;
+    pub const PARENT_INDEX: u8 = 2;
+    /// Bit 7: the span has a trace state, events, links, dropped counts or a status message.
+    pub const RARE: u8 = 0x80;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,9 +600,10 @@ struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
     what: &'static str,
-    /// Reading a version-2 chunk: tagged texts (inline or string ID), parent indices, start
-    /// deltas.
-    chunk_v2: bool,
+    /// The version of the chunk being read; 0 for other values. From 2 on: tagged texts (inline
+    /// or string ID), parent indices and start deltas; from 3 on: span headers and value tags
+    /// folded with string value IDs.
+    chunk: u8,
     strings: &'b dyn StringTable,
 }
 
@@ -565,7 +613,7 @@ impl<'b> Reader<'b> {
             buf: bytes,
             pos: 0,
             what,
-            chunk_v2: false,
+            chunk: 0,
             strings: &Inline,
         }
     }
@@ -674,7 +722,7 @@ impl<'b> Reader<'b> {
     /// A text field (see the chunk layout; a plain string in version-1 chunks) and its string
     /// ID; `kind` is what an ID in it is (`None`: it cannot be one).
     fn text(&mut self, kind: Option<TextKind>) -> Result<(String, Option<u32>), StorageError> {
-        if !self.chunk_v2 {
+        if self.chunk < CHUNK_VERSION_TEXTS {
             return Ok((self.string()?, None));
         }
         let v = self.varint()?;
@@ -682,12 +730,19 @@ impl<'b> Reader<'b> {
             let b = self.take_len(v >> 1)?;
             return Ok((self.utf8(b)?, None));
         }
+        let id = self.string_id(v, kind)?;
+        Ok((id.0, Some(id.1)))
+    }
+
+    /// The text of the odd varint `v` read from a text or value field: string `v >> 1` of the
+    /// table, in the space of `kind` (`None`: no ID can be here), and that ID.
+    fn string_id(&self, v: u64, kind: Option<TextKind>) -> Result<(String, u32), StorageError> {
         let id = u32::try_from(v >> 1).map_err(|_| self.err("string ID exceeds u32"))?;
         let Some(kind) = kind else {
             return Err(self.err("string ID where none can be"));
         };
         match self.strings.text(kind.space(), id) {
-            Some(s) => Ok((s.to_owned(), Some(id))),
+            Some(s) => Ok((s.to_owned(), id)),
             None => Err(self.err(&format!(
                 "{:?} string ID {id} is not in the string table",
                 kind.space()
@@ -701,10 +756,20 @@ impl<'b> Reader<'b> {
 
     /// A value of the attribute key with string ID `key` (if it has one).
     fn value(&mut self, depth: usize, key: Option<u32>) -> Result<Value, StorageError> {
-        let t = self.u8()?;
+        let kind = key.map(|key| TextKind::Value { key });
+        let t = if self.chunk < CHUNK_VERSION {
+            self.u8()?
+        } else {
+            let v = self.varint()?;
+            if v & 1 == 1 {
+                return Ok(Value::Str(self.string_id(v, kind)?.0));
+            }
+            u8::try_from(v >> 1).map_err(|_| self.err("unknown value tag"))?
+        };
         Ok(match t {
             tag::EMPTY => Value::Empty,
-            tag::STR => Value::Str(self.text(key.map(|key| TextKind::Value { key }))?.0),
+            tag::STR if self.chunk < CHUNK_VERSION => Value::Str(self.text(kind)?.0),
+            tag::STR => Value::Str(self.string()?),
             tag::FALSE => Value::Bool(false),
             tag::TRUE => Value::Bool(true),
             tag::INT => Value::Int(unzigzag(self.varint()?)),
@@ -751,9 +816,13 @@ pub fn decode_chunk(
     out: &mut Vec<Span>,
 ) -> Result<(), StorageError> {
     let mut r = match bytes.first() {
-        Some(&CHUNK_VERSION_PLAIN) => Reader::versioned(bytes, CHUNK, CHUNK_VERSION_PLAIN)?,
+        Some(&v @ (CHUNK_VERSION_PLAIN | CHUNK_VERSION_TEXTS)) => Reader {
+            chunk: v,
+            strings,
+            ..Reader::versioned(bytes, CHUNK, v)?
+        },
         _ => Reader {
-            chunk_v2: true,
+            chunk: CHUNK_VERSION,
             strings,
             ..Reader::versioned(bytes, CHUNK, CHUNK_VERSION)?
         },
@@ -822,21 +891,74 @@ fn read_span(
     scope: Arc<Scope>,
     previous_start: u64,
 ) -> Result<(Span, Option<usize>), StorageError> {
+    if r.chunk < CHUNK_VERSION {
+        return read_span_v2(r, trace_id, resource, scope, previous_start);
+    }
+    let span_id = r.span_id()?;
+    let h = r.u8()?;
+    let kind = span_kind(r, h & 0b111)?;
+    let code = status_code(r, (h >> header::STATUS_SHIFT) & 0b11)?;
+    let (parent_span_id, parent_index) = match (h >> header::PARENT_SHIFT) & 0b11 {
+        header::PARENT_NONE => (SpanId::ZERO, None),
+        header::PARENT_ID => (r.span_id()?, None),
+        header::PARENT_INDEX => (SpanId::ZERO, Some(r.index()?)),
+        _ => return Err(r.err("bad parent kind")),
+    };
+    let name = r.name()?;
+    let start_ns = r.delta_from(previous_start)?;
+    let end_ns = r.delta_from(start_ns)?;
+    let mut span = Span {
+        trace_id,
+        span_id,
+        parent_span_id,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        attributes: r.attributes(0)?,
+        status: Status {
+            code,
+            message: String::new(),
+        },
+        flags: r.u32()?,
+        resource,
+        scope,
+        ..Span::default()
+    };
+    if h & header::RARE != 0 {
+        span.trace_state = r.string()?;
+        span.dropped_attributes_count = r.u32()?;
+        span.events = read_events(r, start_ns)?;
+        span.dropped_events_count = r.u32()?;
+        span.links = read_links(r)?;
+        span.dropped_links_count = r.u32()?;
+        span.status.message = r.string()?;
+    }
+    Ok((span, parent_index))
+}
+
+/// [`read_span`] of version-1 and version-2 chunks.
+fn read_span_v2(
+    r: &mut Reader<'_>,
+    trace_id: TraceId,
+    resource: Arc<Resource>,
+    scope: Arc<Scope>,
+    previous_start: u64,
+) -> Result<(Span, Option<usize>), StorageError> {
     let span_id = r.span_id()?;
     let (parent_span_id, parent_index) = match r.varint()? {
-        PARENT_NONE => (SpanId::ZERO, None),
-        PARENT_ID => (r.span_id()?, None),
-        i if r.chunk_v2 => (SpanId::ZERO, Some((i - PARENT_INDEX_BASE) as usize)),
+        V2_PARENT_NONE => (SpanId::ZERO, None),
+        V2_PARENT_ID => (r.span_id()?, None),
+        i if r.chunk >= CHUNK_VERSION_TEXTS => {
+            (SpanId::ZERO, Some((i - V2_PARENT_INDEX_BASE) as usize))
+        }
         _ => return Err(r.err("bad parent flag")),
     };
     let trace_state = r.string()?;
     let name = r.name()?;
     let kind_byte = r.u8()?;
-    let kind = SpanKind::ALL
-        .get(kind_byte as usize)
-        .copied()
-        .ok_or_else(|| r.err("bad span kind"))?;
-    let start_ns = if r.chunk_v2 {
+    let kind = span_kind(r, kind_byte)?;
+    let start_ns = if r.chunk >= CHUNK_VERSION_TEXTS {
         r.delta_from(previous_start)?
     } else {
         r.varint()?
@@ -844,36 +966,12 @@ fn read_span(
     let end_ns = r.delta_from(start_ns)?;
     let attributes = r.attributes(0)?;
     let dropped_attributes_count = r.u32()?;
-    let n = r.count()?;
-    let mut events = Vec::with_capacity(n);
-    for _ in 0..n {
-        events.push(Event {
-            time_ns: r.delta_from(start_ns)?,
-            name: r.name()?,
-            attributes: r.attributes(0)?,
-            dropped_attributes_count: r.u32()?,
-        });
-    }
+    let events = read_events(r, start_ns)?;
     let dropped_events_count = r.u32()?;
-    let n = r.count()?;
-    let mut links = Vec::with_capacity(n);
-    for _ in 0..n {
-        links.push(Link {
-            trace_id: TraceId(r.array()?),
-            span_id: r.span_id()?,
-            trace_state: r.string()?,
-            attributes: r.attributes(0)?,
-            dropped_attributes_count: r.u32()?,
-            flags: r.u32()?,
-        });
-    }
+    let links = read_links(r)?;
     let dropped_links_count = r.u32()?;
-    let code = match r.u8()? {
-        0 => StatusCode::Unset,
-        1 => StatusCode::Ok,
-        2 => StatusCode::Error,
-        _ => return Err(r.err("bad status code")),
-    };
+    let code_byte = r.u8()?;
+    let code = status_code(r, code_byte)?;
     let message = r.string()?;
     let flags = r.u32()?;
     let span = Span {
@@ -897,6 +995,52 @@ fn read_span(
         scope,
     };
     Ok((span, parent_index))
+}
+
+fn span_kind(r: &Reader<'_>, b: u8) -> Result<SpanKind, StorageError> {
+    SpanKind::ALL
+        .get(b as usize)
+        .copied()
+        .ok_or_else(|| r.err("bad span kind"))
+}
+
+fn status_code(r: &Reader<'_>, b: u8) -> Result<StatusCode, StorageError> {
+    match b {
+        0 => Ok(StatusCode::Unset),
+        1 => Ok(StatusCode::Ok),
+        2 => Ok(StatusCode::Error),
+        _ => Err(r.err("bad status code")),
+    }
+}
+
+fn read_events(r: &mut Reader<'_>, start_ns: u64) -> Result<Vec<Event>, StorageError> {
+    let n = r.count()?;
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        events.push(Event {
+            time_ns: r.delta_from(start_ns)?,
+            name: r.name()?,
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+        });
+    }
+    Ok(events)
+}
+
+fn read_links(r: &mut Reader<'_>) -> Result<Vec<Link>, StorageError> {
+    let n = r.count()?;
+    let mut links = Vec::with_capacity(n);
+    for _ in 0..n {
+        links.push(Link {
+            trace_id: TraceId(r.array()?),
+            span_id: r.span_id()?,
+            trace_state: r.string()?,
+            attributes: r.attributes(0)?,
+            dropped_attributes_count: r.u32()?,
+            flags: r.u32()?,
+        });
+    }
+    Ok(links)
 }
 
 /// Builds segment values: sub-terms in byte order, each with its ordinals.
@@ -1247,10 +1391,21 @@ mod tests {
             any::<u32>(),
             any::<u32>(),
         );
-        (ids, times, bodies).prop_map(|(ids, times, bodies)| {
+        // Which of the seven rarely set fields to keep: none, one or all, so that every one
+        // of them is often the only one set.
+        let keep = prop_oneof![Just(0u8), (0..7u8).prop_map(|i| 1 << i), Just(0x7f)];
+        (ids, times, bodies, keep).prop_map(|(ids, times, bodies, keep)| {
             let (sid, pid, trace_state, name, kind) = ids;
             let (start_ns, end_ns, da, de) = times;
             let (attributes, events, links, code, message, dl, flags) = bodies;
+            let kept = |bit: u8| keep & 1 << bit != 0;
+            let trace_state = if kept(0) { trace_state } else { String::new() };
+            let da = if kept(1) { da } else { 0 };
+            let events = if kept(2) { events } else { Vec::new() };
+            let de = if kept(3) { de } else { 0 };
+            let links = if kept(4) { links } else { Vec::new() };
+            let dl = if kept(5) { dl } else { 0 };
+            let message = if kept(6) { message } else { String::new() };
             Span {
                 trace_id: TraceId::from_u128(7),
                 span_id: SpanId(sid),
@@ -1648,6 +1803,80 @@ mod tests {
         assert_eq!(out[1].attributes, vec![KeyValue::string("k", "v")]);
         assert_eq!(out[1].status.code, StatusCode::Error);
         assert_eq!(out[1].flags, 1);
+    }
+
+    #[test]
+    fn version_2_chunks_still_decode() {
+        let strings = TestTable {
+            strings: [
+                (Space::Keys, "k"),
+                (Space::Names, "op"),
+                (Space::Values, "v"),
+            ]
+            .map(|(space, s)| (space, s.to_owned()))
+            .to_vec(),
+            admit: |_, _| false,
+        };
+        let mut b = vec![2u8];
+        // One resource: service.name = "svc", inline; no dropped attributes, no schema URL.
+        b.extend([1, 1, 24]);
+        b.extend(b"service.name");
+        b.extend([tag::STR, 6]);
+        b.extend(b"svc");
+        b.extend([0, 0]);
+        // One empty scope.
+        b.extend([1, 0, 0, 0, 0, 0]);
+        // Two spans: the root, and a child naming it by index with a link and an event.
+        b.push(2);
+        b.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]); // resource, scope, span ID 1
+        b.extend([0, 0, 1]); // no parent, trace_state, name = string 0
+        b.push(SpanKind::Server as u8);
+        b.extend([10, 4]); // start = 5, end − start = +2
+        b.extend([1, 1, tag::STR, 1]); // k = string value 0
+        b.extend([0, 0, 0, 0, 0]); // dropped attrs, events, dropped, links, dropped
+        b.extend([StatusCode::Error as u8, 0, 1]); // status, message, flags
+        b.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2]); // resource, scope, span ID 2, parent 0
+        b.extend([0, 4]); // trace_state, name inline
+        b.extend(b"op");
+        b.push(SpanKind::Client as u8);
+        b.extend([4, 2, 1, 1, tag::INT, 6]); // start = 7, end = 8, k = 3
+        b.extend([3, 1, 2, 1, 0, 0]); // 3 dropped attrs; an event at 8 named string 0
+        b.extend([0, 1]); // no dropped events; one link
+        b.extend([7; 16]);
+        b.extend([0, 0, 0, 0, 0, 0, 0, 8]);
+        b.extend([0, 0, 0, 0, 1]); // trace_state, attrs, dropped, flags; 1 dropped link
+        b.extend([StatusCode::Ok as u8, 2]);
+        b.extend(b"ok");
+        b.push(0);
+        let mut out = Vec::new();
+        decode_chunk(TraceId::from_u128(9), &b, &strings, &mut out).expect("decodes");
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].name, "op");
+        assert_eq!((out[0].start_ns, out[0].end_ns), (5, 7));
+        assert_eq!(out[0].attributes, vec![KeyValue::string("k", "v")]);
+        assert_eq!((out[0].status.code, out[0].flags), (StatusCode::Error, 1));
+        let child = &out[1];
+        assert_eq!(child.parent_span_id, SpanId::from_u64(1));
+        assert_eq!(
+            (child.kind, child.start_ns, child.end_ns),
+            (SpanKind::Client, 7, 8)
+        );
+        assert_eq!(child.attributes, vec![KeyValue::new("k", Value::Int(3))]);
+        assert_eq!(child.dropped_attributes_count, 3);
+        assert_eq!(
+            (child.events[0].time_ns, child.events[0].name.as_str()),
+            (8, "op")
+        );
+        assert_eq!(child.links[0].trace_id, TraceId([7; 16]));
+        assert_eq!(child.links[0].span_id, SpanId::from_u64(8));
+        assert_eq!(child.dropped_links_count, 1);
+        assert_eq!(
+            child.status,
+            Status {
+                code: StatusCode::Ok,
+                message: "ok".into()
+            }
+        );
     }
 
     #[test]

@@ -77,10 +77,11 @@ use super::StorageError;
 use crate::model::{SpanKind, TraceId};
 
 /// On-disk format of this build. Bump on any incompatible change of keys or values.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Older formats this build reads (and upgrades by writing its own version): format 3 has no
-/// string table and only version-1 chunks, both of which this build still reads.
-pub const READABLE_FORMAT_VERSIONS: &[u32] = &[3];
+/// string table and only version-1 chunks, format 4 version-2 chunks; this build still reads
+/// both.
+pub const READABLE_FORMAT_VERSIONS: &[u32] = &[3, 4];
 /// `default` CF key holding the format version (u32 big-endian).
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// `default` CF key holding the partition width the data was written with (u64 BE seconds).

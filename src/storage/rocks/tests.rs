@@ -513,12 +513,18 @@ fn concurrent_writers_creating_partitions_lose_nothing() {
 }
 
 #[test]
-fn a_format_3_store_opens_and_is_marked_with_this_format() {
-    let dir = store_of_format(3);
-    drop(open(dir.path()));
-    let db = Db::open_default(dir.path()).expect("raw open");
-    let recorded = db.get(keys::FORMAT_VERSION_KEY).expect("get");
-    assert_eq!(recorded, Some(keys::FORMAT_VERSION.to_be_bytes().to_vec()));
+fn stores_of_older_readable_formats_open_and_are_marked_with_this_format() {
+    for &version in keys::READABLE_FORMAT_VERSIONS {
+        let dir = store_of_format(version);
+        drop(open(dir.path()));
+        let db = Db::open_default(dir.path()).expect("raw open");
+        let recorded = db.get(keys::FORMAT_VERSION_KEY).expect("get");
+        assert_eq!(
+            recorded,
+            Some(keys::FORMAT_VERSION.to_be_bytes().to_vec()),
+            "format {version}"
+        );
+    }
 }
 
 /// A span whose name and attributes are all strings the table gives IDs to.
