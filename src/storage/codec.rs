@@ -47,9 +47,18 @@
 //!
 //! ```text
 //! version(1 byte = SEGMENT_VERSION), oldest_gap (key's newest minute − the group's oldest),
-//! n_subterms, n × { shared (bytes in common with the previous sub-term), suffix_len, suffix,
-//!                   n_ordinals, ordinals_len (bytes), first ordinal, gaps to the previous (≥ 1) }
+//! n_ids, ids_len (bytes), n_subterms,
+//! n_ids × { (id − previous id (the first: id)) << 1 | single,
+//!           [unless single: n_ordinals, ordinals_len], ordinals }
+//! n_subterms × { shared (bytes in common with the previous sub-term), suffix_len, suffix,
+//!                n_ordinals, ordinals_len (bytes), ordinals }
+//! ordinals: first ordinal, gaps to the previous (≥ 1)
 //! ```
+//!
+//! The first section holds the tag sub-terms in ID form (`keys::value_id_subterm`), which sort
+//! before all others, by their value ID: a workload's tag values cost a byte or two there
+//! instead of their text, and a single ordinal carries no count or length. Version-2 segments
+//! (format 4) had only the second section (no `n_ids`, `ids_len`).
 //!
 //! Trace-table block (the value of an `X` key: up to `keys::TRACE_BLOCK` entries of a flush's
 //! trace table, newest minute first, then by trace ID):
@@ -69,6 +78,7 @@
 
 use std::sync::Arc;
 
+use super::keys;
 use super::StorageError;
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
@@ -87,7 +97,9 @@ const CHUNK_VERSION_TEXTS: u8 = 2;
 pub const MAX_VALUE_DEPTH: usize = 64;
 
 /// Version byte leading every segment.
-pub const SEGMENT_VERSION: u8 = 2;
+pub const SEGMENT_VERSION: u8 = 3;
+/// The segment version without the ID section; still read.
+const SEGMENT_VERSION_TEXTS: u8 = 2;
 /// Version byte leading every trace-table block.
 pub const TRACE_BLOCK_VERSION: u8 = 1;
 /// Version byte leading every write-log row.
@@ -104,6 +116,8 @@ const STRING_ROW: &str = "string-table row";
 const MIN_TRACE_ENTRY_BYTES: usize = 19;
 /// Smallest encoding of one sub-term: shared, suffix_len, n, ordinals_len (1 each).
 const MIN_SUBTERM_BYTES: usize = 4;
+/// Smallest encoding of one sub-term in ID form: its ID delta and single bit, one ordinal.
+const MIN_ID_SUBTERM_BYTES: usize = 2;
 const WRITE_LOG_ENTRY_BYTES: usize = 24;
 const MICROS_PER_MINUTE: u64 = 60_000_000;
 
@@ -1046,15 +1060,40 @@ fn read_links(r: &mut Reader<'_>) -> Result<Vec<Link>, StorageError> {
 /// Builds segment values: sub-terms in byte order, each with its ordinals.
 #[derive(Debug, Default)]
 pub struct SegmentWriter {
+    /// The ID section so far, its entries and the last ID in it.
+    ids: Vec<u8>,
+    n_ids: usize,
+    last_id: Option<u32>,
+    /// The other sub-terms so far, their number and the last one.
     body: Vec<u8>,
-    ordinals: Vec<u8>,
-    previous: Vec<u8>,
     n: usize,
+    previous: Vec<u8>,
+    ordinals: Vec<u8>,
 }
 
 impl SegmentWriter {
-    /// Adds a sub-term (greater than the previous one) and its ordinals (ascending, distinct).
+    /// Adds a sub-term (greater than the previous one) and its ordinals (ascending, distinct,
+    /// at least one).
     pub fn push(&mut self, subterm: &[u8], ordinals: &[u32]) {
+        self.ordinals.clear();
+        let mut prev = None;
+        for &o in ordinals {
+            put_varint(&mut self.ordinals, prev.map_or(o, |p| o - p) as u64);
+            prev = Some(o);
+        }
+        if let Some(id) = keys::parse_value_id_subterm(subterm) {
+            let delta = id - self.last_id.unwrap_or(0);
+            self.last_id = Some(id);
+            let single = ordinals.len() == 1;
+            put_varint(&mut self.ids, (delta as u64) << 1 | single as u64);
+            if !single {
+                put_varint(&mut self.ids, ordinals.len() as u64);
+                put_varint(&mut self.ids, self.ordinals.len() as u64);
+            }
+            self.ids.extend_from_slice(&self.ordinals);
+            self.n_ids += 1;
+            return;
+        }
         let shared = self
             .previous
             .iter()
@@ -1066,12 +1105,6 @@ impl SegmentWriter {
         self.body.extend_from_slice(&subterm[shared..]);
         self.previous.clear();
         self.previous.extend_from_slice(subterm);
-        self.ordinals.clear();
-        let mut prev = None;
-        for &o in ordinals {
-            put_varint(&mut self.ordinals, prev.map_or(o, |p| o - p) as u64);
-            prev = Some(o);
-        }
         put_varint(&mut self.body, ordinals.len() as u64);
         put_varint(&mut self.body, self.ordinals.len() as u64);
         self.body.extend_from_slice(&self.ordinals);
@@ -1080,7 +1113,7 @@ impl SegmentWriter {
 
     /// Whether no sub-term was pushed since the last [`Self::finish`].
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.n == 0 && self.n_ids == 0
     }
 
     /// Replaces `out` with the segment of the pushed sub-terms, whose oldest posting is
@@ -1089,37 +1122,109 @@ impl SegmentWriter {
         out.clear();
         out.push(SEGMENT_VERSION);
         put_varint(out, oldest_gap as u64);
+        put_varint(out, self.n_ids as u64);
+        put_varint(out, self.ids.len() as u64);
         put_varint(out, self.n as u64);
+        out.extend_from_slice(&self.ids);
         out.extend_from_slice(&self.body);
+        self.ids.clear();
+        self.n_ids = 0;
+        self.last_id = None;
         self.body.clear();
         self.previous.clear();
         self.n = 0;
     }
 }
 
-/// A segment's header read; the reader stands at its first sub-term.
-fn segment_reader(bytes: &[u8]) -> Result<(Reader<'_>, u32, u64), StorageError> {
-    let mut r = Reader::versioned(bytes, SEGMENT, SEGMENT_VERSION)?;
-    let gap = u32::try_from(r.varint()?).map_err(|_| r.err("oldest minute gap too large"))?;
+/// A segment's header read.
+struct SegmentHeader<'b> {
+    oldest_gap: u32,
+    n_ids: u64,
+    /// Stands at the ID section.
+    ids: Reader<'b>,
+    n: u64,
+    /// Stands at the other sub-terms.
+    rest: Reader<'b>,
+}
+
+fn segment_header(bytes: &[u8]) -> Result<SegmentHeader<'_>, StorageError> {
+    let mut r = Reader::new(bytes, SEGMENT);
+    let version = r.u8()?;
+    if version != SEGMENT_VERSION && version != SEGMENT_VERSION_TEXTS {
+        return Err(r.err(&format!("unknown {SEGMENT} version {version}")));
+    }
+    let oldest_gap =
+        u32::try_from(r.varint()?).map_err(|_| r.err("oldest minute gap too large"))?;
+    let (n_ids, ids_len) = if version == SEGMENT_VERSION {
+        (r.varint()?, r.varint()?)
+    } else {
+        (0, 0)
+    };
     let n = r.varint()?;
-    if n > (r.remaining() / MIN_SUBTERM_BYTES) as u64 {
+    if ids_len > r.remaining() as u64 {
+        return Err(r.err("ID section exceeds remaining bytes"));
+    }
+    let ids = Reader::new(r.take(ids_len as usize)?, SEGMENT);
+    if n_ids > (ids_len as usize / MIN_ID_SUBTERM_BYTES) as u64
+        || n > (r.remaining() / MIN_SUBTERM_BYTES) as u64
+    {
         return Err(r.err("count exceeds remaining bytes"));
     }
-    Ok((r, gap, n))
+    Ok(SegmentHeader {
+        oldest_gap,
+        n_ids,
+        ids,
+        n,
+        rest: r,
+    })
 }
 
 /// How many minutes the oldest posting of a segment lies before its key's newest minute.
 pub fn segment_oldest_gap(bytes: &[u8]) -> Result<u32, StorageError> {
-    Ok(segment_reader(bytes)?.1)
+    Ok(segment_header(bytes)?.oldest_gap)
 }
 
 /// Walks a segment's sub-terms in order, handing each (sub-term, ordinal count, ordinal bytes)
-/// to `visit` until it returns `false`. Checks that the bytes end with the last sub-term.
+/// to `visit` until it returns `false`; skips the ID section when `ids` is `false`. Checks
+/// that each section ends with its last sub-term.
 fn walk_segment(
     bytes: &[u8],
+    ids: bool,
     mut visit: impl FnMut(&[u8], u64, &[u8]) -> Result<bool, StorageError>,
 ) -> Result<(), StorageError> {
-    let (mut r, _, n) = segment_reader(bytes)?;
+    let SegmentHeader {
+        n_ids,
+        ids: mut r,
+        n,
+        rest,
+        ..
+    } = segment_header(bytes)?;
+    let mut last: Option<u32> = None;
+    for _ in 0..if ids { n_ids } else { 0 } {
+        let v = r.varint()?;
+        let delta = u32::try_from(v >> 1).map_err(|_| r.err("value ID exceeds u32"))?;
+        let id = match last {
+            None => Some(delta),
+            Some(l) if delta > 0 => l.checked_add(delta),
+            Some(_) => None,
+        }
+        .ok_or_else(|| r.err("value IDs not ascending"))?;
+        last = Some(id);
+        let (count, ordinals) = if v & 1 == 1 {
+            let from = r.pos;
+            r.varint()?;
+            (1, &r.buf[from..r.pos])
+        } else {
+            ordinal_list(&mut r)?
+        };
+        if !visit(&keys::value_id_subterm(id), count, ordinals)? {
+            return Ok(());
+        }
+    }
+    if ids && r.remaining() != 0 {
+        return Err(r.err("trailing bytes after the ID section"));
+    }
+    let mut r = rest;
     let mut subterm: Vec<u8> = Vec::new();
     for _ in 0..n {
         let shared = r.varint()?;
@@ -1132,12 +1237,7 @@ fn walk_segment(
             return Err(r.err("sub-term exceeds remaining bytes"));
         }
         subterm.extend_from_slice(r.take(suffix as usize)?);
-        let count = r.varint()?;
-        let len = r.varint()?;
-        if len > r.remaining() as u64 || count > len {
-            return Err(r.err("ordinals exceed remaining bytes"));
-        }
-        let ordinals = r.take(len as usize)?;
+        let (count, ordinals) = ordinal_list(&mut r)?;
         if !visit(&subterm, count, ordinals)? {
             return Ok(());
         }
@@ -1146,6 +1246,16 @@ fn walk_segment(
         return Err(r.err("trailing bytes"));
     }
     Ok(())
+}
+
+/// A sub-term's ordinal count and ordinal bytes.
+fn ordinal_list<'b>(r: &mut Reader<'b>) -> Result<(u64, &'b [u8]), StorageError> {
+    let count = r.varint()?;
+    let len = r.varint()?;
+    if len > r.remaining() as u64 || count > len {
+        return Err(r.err("ordinals exceed remaining bytes"));
+    }
+    Ok((count, r.take(len as usize)?))
 }
 
 /// Appends `count` delta-coded ordinals to `out`.
@@ -1177,7 +1287,8 @@ pub fn find_in_segment(
     out: &mut Vec<u32>,
 ) -> Result<bool, StorageError> {
     let mut found = Ok(false);
-    walk_segment(bytes, |s, count, ordinals| match s.cmp(subterm) {
+    let ids = keys::parse_value_id_subterm(subterm).is_some();
+    walk_segment(bytes, ids, |s, count, ordinals| match s.cmp(subterm) {
         std::cmp::Ordering::Less => Ok(true),
         std::cmp::Ordering::Greater => Ok(false),
         std::cmp::Ordering::Equal => {
@@ -1194,7 +1305,7 @@ pub type SubtermOrdinals = (Vec<u8>, Vec<u32>);
 /// Every (sub-term, ordinals) of a segment, in order (tests and tools).
 pub fn decode_segment(bytes: &[u8]) -> Result<Vec<SubtermOrdinals>, StorageError> {
     let mut out = Vec::new();
-    walk_segment(bytes, |s, count, ordinals| {
+    walk_segment(bytes, true, |s, count, ordinals| {
         let mut ords = Vec::new();
         decode_ordinals(count, ordinals, &mut ords)?;
         out.push((s.to_vec(), ords));
@@ -1576,16 +1687,35 @@ mod tests {
 
         #[test]
         fn segments_round_trip_and_find_their_subterms(
+            ids in prop::collection::btree_map(
+                0u32..2_000,
+                prop::collection::btree_set(any::<u32>(), 1..8),
+                0..12,
+            ),
+            big_id in any::<u32>(),
+            // Sub-terms other than IDs never start with a zero byte followed by another (see
+            // `keys::value_id_subterm`); the empty one (S/O/D groups) is in groups without IDs.
             raw in prop::collection::btree_map(
-                prop::collection::vec(any::<u8>(), 0..6),
+                prop::collection::vec(any::<u8>(), 0..6)
+                    .prop_filter("not an ID form", |s| s.first() != Some(&0) || s.get(1) == Some(&1)),
                 prop::collection::btree_set(any::<u32>(), 1..8),
                 0..12,
             ),
             gap in any::<u32>(),
             probe in prop::collection::vec(any::<u8>(), 0..6),
+            probe_id in 0u32..2_000,
         ) {
-            let entries: Vec<(Vec<u8>, Vec<u32>)> = raw
+            let mut ids = ids;
+            // An ID far from the others: deltas of every width.
+            ids.entry(big_id).or_insert_with(|| [7].into());
+            let mut raw = raw;
+            if !ids.is_empty() {
+                raw.remove(&Vec::new());
+            }
+            let entries: Vec<(Vec<u8>, Vec<u32>)> = ids
                 .into_iter()
+                .map(|(id, ords)| (keys::value_id_subterm(id).to_vec(), ords))
+                .chain(raw)
                 .map(|(s, ords)| (s, ords.into_iter().collect()))
                 .collect();
             let mut w = SegmentWriter::default();
@@ -1602,9 +1732,11 @@ mod tests {
                 prop_assert!(find_in_segment(&buf, s, &mut found).expect("finds"));
                 prop_assert_eq!(&found, ords);
             }
-            let mut found = Vec::new();
-            let present = entries.iter().any(|(s, _)| *s == probe);
-            prop_assert_eq!(find_in_segment(&buf, &probe, &mut found).expect("probes"), present);
+            for probe in [probe, keys::value_id_subterm(probe_id).to_vec()] {
+                let mut found = Vec::new();
+                let present = entries.iter().any(|(s, _)| *s == probe);
+                prop_assert_eq!(find_in_segment(&buf, &probe, &mut found).expect("probes"), present);
+            }
             for cut in 0..buf.len() {
                 prop_assert!(decode_segment(&buf[..cut]).is_err());
             }
@@ -1877,6 +2009,53 @@ mod tests {
                 message: "ok".into()
             }
         );
+    }
+
+    #[test]
+    fn version_2_segments_still_decode() {
+        // Gap 3; two sub-terms: "ab" with ordinals 1, 4; "ac" (one shared byte) with 7.
+        let b = [
+            SEGMENT_VERSION_TEXTS,
+            3,
+            2,
+            0,
+            2,
+            b'a',
+            b'b',
+            2,
+            2,
+            1,
+            3,
+            1,
+            1,
+            b'c',
+            1,
+            1,
+            7,
+        ];
+        assert_eq!(segment_oldest_gap(&b).expect("header"), 3);
+        assert_eq!(
+            decode_segment(&b).expect("decodes"),
+            vec![(b"ab".to_vec(), vec![1, 4]), (b"ac".to_vec(), vec![7])]
+        );
+        let mut found = Vec::new();
+        assert!(find_in_segment(&b, b"ac", &mut found).expect("finds"));
+        assert_eq!(found, vec![7]);
+    }
+
+    #[test]
+    fn value_ids_of_a_segment_must_ascend() {
+        let mut w = SegmentWriter::default();
+        w.push(&keys::value_id_subterm(5), &[1]);
+        w.push(&keys::value_id_subterm(9), &[2, 3]);
+        let mut b = Vec::new();
+        w.finish(0, &mut b);
+        // version, gap, n_ids, ids_len, n, then 5 << 1 | single, ordinal 1, (9 − 5) << 1, ...
+        assert_eq!(b[..7], [SEGMENT_VERSION, 0, 2, 7, 0, 11, 1]);
+        assert_eq!(b[7], 8);
+        b[7] = 0; // a zero delta: the same ID twice
+        let err = decode_segment(&b).expect_err("rejects");
+        assert!(err.to_string().contains("value IDs not ascending"), "{err}");
     }
 
     #[test]

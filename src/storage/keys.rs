@@ -23,7 +23,7 @@
 //! | `index.…` | `D` ‖ str(service) ‖ dur_bucket(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
 //! | `index.…` | `O` ‖ str(service) ‖ str(operation) ‖ kind(1) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
 //! | `index.…` | `S` ‖ str(service) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment |
-//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment: one sub-term per value, str(value) |
+//! | `index.…` | `T` ‖ str(service) ‖ str(key) ‖ rev_minute(4) ‖ segment_seq(8 BE) | segment: one sub-term per value, its ID form or str(value) |
 //! | `index.…` | `X` ‖ segment_seq(8 BE) ‖ block(4 BE) | trace table block of one flush (`codec::encode_trace_block`) |
 //!
 //! - `str(s)`: order-preserving, prefix-free string encoding: every 0x00 byte becomes 0x00 0xFF
@@ -35,9 +35,14 @@
 //!   (0 for a zero duration), so bucket *b* ≥ 1 holds durations in [2^(b−1), 2^b − 1].
 //! - **Terms and groups.** A term is what a search looks up: a service (`S` ‖ str(service)), an
 //!   (operation, kind), a duration bucket, or a tag (`T` ‖ str(service) ‖ str(key) ‖
-//!   str(value)). Its **group** is the key prefix its postings are stored under: the term itself,
-//!   except for tags, whose group stops before the value ([`term_group_len`]); the rest of the
-//!   term is its sub-term (empty for `S`/`O`/`D`). One group key holds every value of one
+//!   str(value), or in **ID form** `T` ‖ str(service) ‖ str(key) ‖ 0x00 0x00 ‖ value_id(4 BE)).
+//!   A tag term is in ID form when the partition's string table has the value (as a string
+//!   value, whatever the attribute's type) with a row that is durable or written by the same
+//!   batch; otherwise (table full, value new and refused) it is in string form. A value can so
+//!   be indexed both ways in one partition (refused under one key, later taken under another),
+//!   and a search looks up both. Its **group** is the key prefix its postings are stored
+//!   under: the term itself, except for tags, whose group stops before the value
+//!   ([`term_group_len`]); the rest of the term is its sub-term (empty for `S`/`O`/`D`). One group key holds every value of one
 //!   attribute key, so the ~11 values a flush sees of each of the workload's million tag terms
 //!   do not each pay for a key of their own.
 //! - **Segments.** The write path collects the postings (term, minute, trace, start range) of
@@ -355,6 +360,32 @@ pub fn tag_prefix(out: &mut Vec<u8>, service: &str, key: &str, value: &str) {
     push_str(out, service);
     push_str(out, key);
     push_str(out, value);
+}
+
+/// `T` ‖ str(service) ‖ str(key) ‖ 0x00 0x00 ‖ value_id(4 BE): a tag term naming its value by
+/// the partition's string-table ID (see [`value_id_subterm`]).
+pub fn tag_id_prefix(out: &mut Vec<u8>, service: &str, key: &str, value_id: u32) {
+    tag_group(out, service, key);
+    out.extend_from_slice(&value_id_subterm(value_id));
+}
+
+/// Bytes of a tag sub-term in ID form.
+pub const VALUE_ID_SUBTERM_LEN: usize = 6;
+
+/// The sub-term naming a tag value by its string-table ID: 0x00 0x00 ‖ id(4 BE). No `str()`
+/// encoding starts with two zero bytes, so it never equals a value's, and these sort (by ID)
+/// before every one of them.
+pub fn value_id_subterm(value_id: u32) -> [u8; VALUE_ID_SUBTERM_LEN] {
+    let id = value_id.to_be_bytes();
+    [0, 0, id[0], id[1], id[2], id[3]]
+}
+
+/// The value ID of a tag sub-term in ID form; `None` for any other sub-term.
+pub fn parse_value_id_subterm(subterm: &[u8]) -> Option<u32> {
+    match subterm {
+        [0, 0, id @ ..] => Some(u32::from_be_bytes(id.try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// `T` ‖ str(service) ‖ str(key): the group of the tag terms of one attribute key.

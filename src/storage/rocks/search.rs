@@ -16,7 +16,9 @@
 //! lazily, newest first, only once the merge reaches their newest minute, and skipped by their
 //! header when all their postings are newer than the window. A flushed segment's ordinals are
 //! resolved through its flush's trace table, one block at a time, only as the merge consumes
-//! them. A posting seen twice is verified once.
+//! them. A posting seen twice is verified once. A tag is looked up in both of its forms (its
+//! value's string-table ID when the partition's table has the value, and the string), as one
+//! source: the postings of a value indexed before and after it got an ID are merged.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -122,13 +124,18 @@ pub(super) fn catalog_rows(
     Ok(rows)
 }
 
-/// The terms that drive the search in one partition.
+/// One term driving a search: the full terms its postings are stored under, all of one group
+/// (a tag value's ID form and string form, see `keys`; otherwise just the term).
+type DrivingTerm = Vec<Vec<u8>>;
+
+/// The terms that drive the search in partition `start`.
 fn driving_terms(
     store: &RocksStore,
+    start: u64,
     cf: &Arc<BoundColumnFamily<'_>>,
     q: &TraceQuery,
     driver: &Driver<'_>,
-) -> Result<Vec<Vec<u8>>, StorageError> {
+) -> Result<Vec<DrivingTerm>, StorageError> {
     // (service, kinds of the operation) pairs; kinds only matter for the operation driver.
     let services: Vec<(String, Vec<SpanKind>)> = match (&q.service, driver) {
         (Some(svc), Driver::Operation(op)) => {
@@ -158,32 +165,42 @@ fn driving_terms(
             out
         }
     };
+    let value_id = match driver {
+        Driver::Tag(_, v) => store.strings(start)?.and_then(|t| t.value_id(v)),
+        _ => None,
+    };
     let mut prefixes = Vec::new();
     for (svc, kinds) in &services {
         match driver {
             Driver::Tag(k, v) => {
                 let mut p = Vec::new();
                 keys::tag_prefix(&mut p, svc, k, v);
-                prefixes.push(p);
+                let mut forms = vec![p];
+                if let Some(id) = value_id {
+                    let mut p = Vec::new();
+                    keys::tag_id_prefix(&mut p, svc, k, id);
+                    forms.push(p);
+                }
+                prefixes.push(forms);
             }
             Driver::Operation(op) => {
                 for &kind in kinds {
                     let mut p = Vec::new();
                     keys::operation_prefix(&mut p, svc, op, kind);
-                    prefixes.push(p);
+                    prefixes.push(vec![p]);
                 }
             }
             Driver::Duration { lowest, highest } => {
                 for bucket in *lowest..=*highest {
                     let mut p = Vec::new();
                     keys::duration_prefix(&mut p, svc, bucket);
-                    prefixes.push(p);
+                    prefixes.push(vec![p]);
                 }
             }
             Driver::Service => {
                 let mut p = Vec::new();
                 keys::service_prefix(&mut p, svc);
-                prefixes.push(p);
+                prefixes.push(vec![p]);
             }
         }
     }
@@ -237,7 +254,7 @@ pub(super) fn find_traces(store: &RocksStore, q: &TraceQuery) -> Result<Vec<Trac
         let Some(cf) = store.index_cf(start) else {
             continue; // dropped since the snapshot
         };
-        let terms = driving_terms(store, &cf, q, &driver)?;
+        let terms = driving_terms(store, start, &cf, q, &driver)?;
         if search.scan_partition(start, &cf, terms)? {
             return Ok(search.results);
         }
@@ -339,9 +356,9 @@ impl Cursor {
 /// newest minute.
 struct TermSource<'a> {
     it: RawIter<'a>,
-    /// The term's group (the key prefix) and sub-term.
+    /// The term's group (the key prefix) and sub-terms (its forms).
     group: Vec<u8>,
-    subterm: Vec<u8>,
+    subterms: Vec<Vec<u8>>,
     minutes: RangeInclusive<u32>,
     tables: &'a TraceTables<'a>,
     cursors: Vec<Cursor>,
@@ -354,17 +371,17 @@ type Head = (u32, TraceId, u32, u32, usize);
 impl<'a> TermSource<'a> {
     fn new(
         it: RawIter<'a>,
-        term: &[u8],
+        term: &[Vec<u8>],
         minutes: RangeInclusive<u32>,
         tables: &'a TraceTables<'a>,
         mut open: Vec<Posting>,
     ) -> Result<TermSource<'a>, StorageError> {
-        let split = keys::term_group_len(term);
+        let split = keys::term_group_len(&term[0]);
         open.sort_unstable_by_key(Posting::search_order);
         let mut source = TermSource {
             it,
-            group: term[..split].to_vec(),
-            subterm: term[split..].to_vec(),
+            group: term[0][..split].to_vec(),
+            subterms: term.iter().map(|t| t[split..].to_vec()).collect(),
             minutes,
             tables,
             cursors: Vec::new(),
@@ -411,10 +428,17 @@ impl<'a> TermSource<'a> {
             let newest = u32::MAX - rev_newest;
             let oldest = newest.saturating_sub(codec::segment_oldest_gap(value)?);
             let mut ordinals = Vec::new();
-            let found = oldest <= *self.minutes.end()
-                && codec::find_in_segment(value, &self.subterm, &mut ordinals)?;
+            if oldest <= *self.minutes.end() {
+                for subterm in &self.subterms {
+                    codec::find_in_segment(value, subterm, &mut ordinals)?;
+                }
+                if self.subterms.len() > 1 {
+                    ordinals.sort_unstable();
+                    ordinals.dedup();
+                }
+            }
             self.it.next();
-            if found {
+            if !ordinals.is_empty() {
                 let at = if newest > *self.minutes.end() {
                     self.first_in_window(seq, &ordinals)?
                 } else {
@@ -469,7 +493,7 @@ impl Search<'_> {
         &mut self,
         start: u64,
         cf: &Arc<BoundColumnFamily<'_>>,
-        terms: Vec<Vec<u8>>,
+        terms: Vec<DrivingTerm>,
     ) -> Result<bool, StorageError> {
         let store = self.store;
         let (min_ns, max_ns) = (self.q.start_min_ns, self.q.start_max_ns);
@@ -478,8 +502,10 @@ impl Search<'_> {
         let mut open: Vec<Vec<Posting>> = vec![Vec::new(); terms.len()];
         {
             let segments = store.segments.read();
-            for (term, out) in terms.iter().zip(open.iter_mut()) {
-                segments.collect(start, term, *minutes.start(), *minutes.end(), out);
+            for (forms, out) in terms.iter().zip(open.iter_mut()) {
+                for term in forms {
+                    segments.collect(start, term, *minutes.start(), *minutes.end(), out);
+                }
             }
         }
         let tables = TraceTables {
@@ -490,7 +516,8 @@ impl Search<'_> {
         let mut sources = Vec::with_capacity(terms.len());
         let mut heap = BinaryHeap::with_capacity(terms.len());
         for (i, (term, open)) in terms.iter().zip(open).enumerate() {
-            let (lower, upper) = keys::segment_range(&term[..keys::term_group_len(term)], min_ns);
+            let group = &term[0][..keys::term_group_len(&term[0])];
+            let (lower, upper) = keys::segment_range(group, min_ns);
             let mut ro = ReadOptions::default();
             ro.set_iterate_lower_bound(lower.clone());
             ro.set_iterate_upper_bound(upper);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{KeyValue, Resource, SpanId, SpanKind};
+use crate::model::{KeyValue, Resource, SpanId, SpanKind, Value};
 
 const SEC: u64 = 1_000_000_000;
 const MIN: u64 = 60 * SEC;
@@ -88,12 +88,20 @@ fn rows(store: &RocksStore, start: u64, tag: u8) -> usize {
     n
 }
 
-/// Distinct segment seqs holding the `color`=`value` term of service `web` in partition `start`.
+/// Distinct segment seqs holding the `color`=`value` term of service `web` in partition `start`
+/// (in either form).
 fn segments_of(store: &RocksStore, start: u64, value: &str) -> Vec<u64> {
     let mut group = Vec::new();
     keys::tag_group(&mut group, "web", "color");
     let mut term = Vec::new();
     keys::tag_prefix(&mut term, "web", "color", value);
+    let mut forms = vec![term[group.len()..].to_vec()];
+    let table = store.strings(start).expect("loads").expect("partition");
+    forms.extend(
+        table
+            .value_id(value)
+            .map(|id| keys::value_id_subterm(id).to_vec()),
+    );
     let cf = store.index_cf(start).expect("partition");
     let mut it = store.db.raw_iterator_cf(&cf);
     it.seek(&group);
@@ -103,7 +111,11 @@ fn segments_of(store: &RocksStore, start: u64, value: &str) -> Vec<u64> {
             break;
         }
         let mut ordinals = Vec::new();
-        if codec::find_in_segment(bytes, &term[group.len()..], &mut ordinals).expect("segment") {
+        let mut found = false;
+        for form in &forms {
+            found |= codec::find_in_segment(bytes, form, &mut ordinals).expect("segment");
+        }
+        if found {
             seqs.push(keys::parse_segment_suffix(key, group.len()).expect("key").1);
         }
         it.next();
@@ -410,4 +422,63 @@ fn retention_drops_a_partition_with_an_open_segment() {
     let store = open(dir.path(), 1_000_000);
     assert_eq!(store.partition_starts(), vec![DAY0 + 2 * DAY / SEC]);
     assert_eq!(by_tag(&store, Some("web"), "red", 10), vec![2]);
+}
+
+/// Traces of service `web` with `key`=`value`, newest first.
+fn by_attribute(store: &RocksStore, key: &str, value: &str) -> Vec<u128> {
+    let q = TraceQuery {
+        service: Some("web".into()),
+        attributes: vec![(key.into(), value.into())],
+        start_min_ns: 0,
+        start_max_ns: u64::MAX,
+        limit: 10,
+        ..Default::default()
+    };
+    let traces = store.find_traces(&q).expect("searches");
+    traces.iter().map(|t| t.trace_id.as_u128()).collect()
+}
+
+#[test]
+fn a_value_indexed_before_and_after_it_had_an_id_is_found_in_both_forms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path(), 1_000_000);
+    let span = |id: u128, minute: u64, attributes: Vec<KeyValue>| Span {
+        attributes,
+        ..tagged(id, T0 + minute * MIN, "")
+    };
+    // Key `hot` takes its whole share of the string table, so its new values stay inline.
+    let filler = (0..strings::MAX_VALUES_PER_KEY)
+        .map(|i| KeyValue::string("hot", format!("fill-{i}")))
+        .collect();
+    write(&store, vec![span(1, 0, filler)]);
+    write(
+        &store,
+        vec![span(2, 1, vec![KeyValue::string("hot", "shared")])],
+    );
+    let table = store.strings(DAY0).expect("loads").expect("partition");
+    assert_eq!(table.value_id("shared"), None, "indexed in string form");
+    // Another key brings the value (and "7") into the table: from now on it is in ID form.
+    let cold = vec![
+        KeyValue::string("cold", "shared"),
+        KeyValue::string("cold", "7"),
+    ];
+    write(&store, vec![span(3, 2, cold)]);
+    assert!(table.value_id("shared").is_some());
+    let hot = vec![
+        KeyValue::string("hot", "shared"),
+        KeyValue::new("num", Value::Int(7)),
+    ];
+    write(&store, vec![span(4, 3, hot)]);
+    let check = |store: &RocksStore| {
+        assert_eq!(by_attribute(store, "hot", "shared"), vec![4, 2]);
+        assert_eq!(by_attribute(store, "cold", "shared"), vec![3]);
+        // An integer is indexed by its query string, which has an ID here.
+        assert_eq!(by_attribute(store, "num", "7"), vec![4]);
+        assert_eq!(by_attribute(store, "cold", "7"), vec![3]);
+    };
+    check(&store);
+    store.flush().expect("flushes");
+    check(&store);
+    drop(store);
+    check(&open(dir.path(), 1_000_000));
 }

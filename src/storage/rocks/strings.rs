@@ -1,12 +1,14 @@
-//! The string tables: per partition, the IDs that span chunks use for repeated strings.
+//! The string tables: per partition, the IDs that span chunks and tag postings use for
+//! repeated strings.
 //!
 //! Owns each partition's table in memory (loaded from its `B` rows on first use), which
 //! strings get an ID (bounded per space and per attribute key, so a high-cardinality attribute
 //! stays inline instead of filling the table), and which IDs are known to be durable. A write
-//! encodes its chunks of a partition through an [`Interner`] that records the IDs it used whose
-//! `B` row may not be durable yet; the write puts those rows in its own `WriteBatch` and marks
-//! them durable once the batch is. So every durable chunk has its strings defined, whatever
-//! happens to the write that first took an ID. Must never do I/O except reading a table's rows
+//! encodes its chunks of a partition and builds its tag postings (which name a value by its ID,
+//! [`ValueIds`]) through an [`Interner`] that records the IDs it used whose `B` row may not be
+//! durable yet; the write puts those rows in its own `WriteBatch` and marks them durable once
+//! the batch is. So every durable chunk and posting has its strings defined, whatever happens
+//! to the write that first took an ID. Must never do I/O except reading a table's rows
 //! in [`PartitionStrings::load`].
 
 use std::hash::BuildHasher;
@@ -28,7 +30,7 @@ const MAX_KEYS: usize = 16_384;
 const MAX_NAMES: usize = 16_384;
 /// Values that one attribute key may add to the table per partition: past this, the key's new
 /// values are inline.
-const MAX_VALUES_PER_KEY: u32 = 4_096;
+pub(super) const MAX_VALUES_PER_KEY: u32 = 4_096;
 /// Strings per partition, and their bytes: bound the table's memory (about 40 bytes of
 /// overhead per string, so at most about 18 MiB a partition) whatever the data. The reference
 /// workload needs about 1,200.
@@ -199,8 +201,17 @@ impl PartitionStrings {
     }
 
     /// The table for decoding chunks of this partition.
-    pub(super) fn reader(&self) -> impl StringTable + '_ {
+    pub(super) fn reader(&self) -> Reader<'_> {
         Reader(self.table.read())
+    }
+
+    /// The ID of a string value the table has (see [`ValueIds`]); a search looks up a tag
+    /// value's ID form with it.
+    pub(super) fn value_id(&self, value: &str) -> Option<u32> {
+        self.table
+            .read()
+            .find(Space::Values, value)
+            .map(|slot| slot.id)
     }
 
     /// The table for encoding one write's chunks of this partition; holds it exclusively.
@@ -228,11 +239,25 @@ impl PartitionStrings {
     }
 }
 
-struct Reader<'t>(RwLockReadGuard<'t, Table>);
+pub(super) struct Reader<'t>(RwLockReadGuard<'t, Table>);
 
 impl StringTable for Reader<'_> {
     fn text(&self, space: Space, id: u32) -> Option<&str> {
         self.0.get(space, id)
+    }
+}
+
+/// The ID that a tag term names its value by (its ID form, see `keys`): the ID of the value
+/// among the table's string values, if it has one, whatever the attribute's type. Never adds
+/// a string.
+pub(super) trait ValueIds {
+    fn value_id(&mut self, value: &str) -> Option<u32>;
+}
+
+/// For rebuilding postings at open: every row loaded is durable.
+impl ValueIds for Reader<'_> {
+    fn value_id(&mut self, value: &str) -> Option<u32> {
+        self.0.find(Space::Values, value).map(|slot| slot.id)
     }
 }
 
@@ -272,6 +297,18 @@ impl Interner<'_> {
     }
 }
 
+/// A write's postings use the ID like its chunks do: when the row may not be durable yet, the
+/// write defines it, so no durable posting names an undefined ID.
+impl ValueIds for Interner<'_> {
+    fn value_id(&mut self, value: &str) -> Option<u32> {
+        let slot = self.table.find(Space::Values, value)?;
+        if !self.table.durable[slot.entry as usize] {
+            self.undefined.push(slot.entry);
+        }
+        Some(slot.id)
+    }
+}
+
 impl StringIds for Interner<'_> {
     fn id(&mut self, s: &str, kind: TextKind) -> Option<u32> {
         let slot = match self.table.find(kind.space(), s) {
@@ -288,6 +325,28 @@ impl StringIds for Interner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_id_a_write_indexes_by_is_defined_by_it_until_durable() {
+        let strings = PartitionStrings::default();
+        let mut first = strings.interner();
+        let key = first.id("k", TextKind::Key).expect("key");
+        let id = first.id("v", TextKind::Value { key }).expect("value");
+        drop(first); // its write never became durable
+        let mut second = strings.interner();
+        assert_eq!(second.value_id("v"), Some(id));
+        assert_eq!(second.value_id("k"), None, "keys are not values");
+        assert_eq!(second.value_id("w"), None);
+        assert_eq!(second.undefined(), vec![1], "the value's row, entry 1");
+        drop(second);
+        strings.mark_durable(&[0, 1]);
+        let mut third = strings.interner();
+        assert_eq!(third.value_id("v"), Some(id));
+        assert_eq!(third.undefined(), Vec::<u32>::new());
+        drop(third);
+        assert_eq!(strings.value_id("v"), Some(id));
+        assert_eq!(strings.reader().value_id("v"), Some(id));
+    }
 
     #[test]
     fn a_key_past_its_value_cap_keeps_new_values_inline() {

@@ -3,8 +3,9 @@
 //! one WAL-backed write → the batch's `S`/`O`/`D`/`T` postings appended to the open segments.
 //!
 //! **Hot path**: runs for every ingested span. Spans are grouped by (partition, trace) with one
-//! sort per batch; a partition's chunks are encoded with its string table held (`strings.rs`),
-//! and the rows of the IDs they use that may not be durable yet join the batch; chunk bytes
+//! sort per batch; a partition's chunks are encoded and its postings built with its string
+//! table held (`strings.rs`; tag postings name values by ID where the table has them), and
+//! the rows of the IDs they use that may not be durable yet join the batch; chunk bytes
 //! go through one reusable buffer; catalog rows go into one arena per partition, sorted and
 //! deduplicated there; postings are interned by term as they come ([`RunBuilder`]), so there
 //! is no allocation per span or per key and no posting is sorted here. A posting names its
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use rocksdb::{AsColumnFamilyRef, ReadOptions, WriteBatch, WriteOptions};
 
 use super::segment::{Run, RunBuilder};
-use super::strings::PartitionStrings;
+use super::strings::{PartitionStrings, ValueIds};
 use super::{missing_cf, RocksStore};
 use crate::model::query::for_each_indexed_attribute;
 use crate::model::span::SERVICE_NAME;
@@ -111,7 +112,8 @@ fn build<'a>(
         let index_cf = store.index_cf(start).ok_or_else(|| missing_cf(start))?;
         let strings = store.strings(start)?.ok_or_else(|| missing_cf(start))?;
         logged.clear();
-        // The partition's string table is held only while encoding the chunks.
+        // The partition's string table is held while encoding the chunks and building the
+        // postings (which name tag values by the same IDs).
         let mut ids = strings.interner();
         for trace in part.chunk_by(|a, b| a.1.trace_id == b.1.trace_id) {
             encoder.encode(trace.iter().map(|(_, s)| *s), &mut ids, &mut chunk);
@@ -120,12 +122,12 @@ fn build<'a>(
             wb.put_cf(&spans_cf, keys::span_key(trace_id, chunk_id), &chunk);
             logged.push((trace_id, chunk_id));
         }
-        let defined = ids.define(wb, &index_cf);
-        built.defined.push((strings, defined));
         index.reserve(part.len());
         for (_, span) in part {
-            index.add(span);
+            index.add(span, &mut ids);
         }
+        let defined = ids.define(wb, &index_cf);
+        built.defined.push((strings, defined));
         codec::encode_write_log(&logged, &mut chunk);
         wb.put_cf(&index_cf, keys::write_log_key(seq), &chunk);
         built.runs.push((start, index.drain_into(wb, &index_cf)));
@@ -150,7 +152,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
         let mut it = store.db.raw_iterator_cf_opt(&index_cf, ro);
         it.seek(lower);
         let strings = store.strings(start)?.ok_or_else(|| missing_cf(start))?;
-        let strings = strings.reader();
+        let mut strings = strings.reader();
         while let Some((key, value)) = it.item() {
             let seq = keys::parse_write_log_key(key)?;
             for (trace_id, chunk_id) in codec::decode_write_log(value)? {
@@ -166,7 +168,7 @@ pub(super) fn replay_write_log(store: &RocksStore) -> Result<(), StorageError> {
                 spans.clear();
                 codec::decode_chunk(trace_id, &bytes, &strings, &mut spans)?;
                 for span in &spans {
-                    index.add(span);
+                    index.add(span, &mut strings);
                 }
             }
             let run = index.drain_into(&mut WriteBatch::default(), &index_cf);
@@ -239,8 +241,17 @@ impl IndexBuilder {
         self.run.push(&self.term, trace);
     }
 
-    /// The catalog row and the `S`, `O`, `D` and `T` postings of a span.
-    fn add(&mut self, span: &Span) {
+    /// A tag posting, in ID form when the value has an ID.
+    fn push_tag(&mut self, trace: u32, svc: &str, key: &str, value: &str, ids: &mut dyn ValueIds) {
+        match ids.value_id(value) {
+            Some(id) => self.push_posting(trace, |out| keys::tag_id_prefix(out, svc, key, id)),
+            None => self.push_posting(trace, |out| keys::tag_prefix(out, svc, key, value)),
+        }
+    }
+
+    /// The catalog row and the `S`, `O`, `D` and `T` postings of a span; `ids` names tag
+    /// values.
+    fn add(&mut self, span: &Span, ids: &mut dyn ValueIds) {
         let svc = span.service();
         let trace = self.trace_index(span);
         keys::catalog_key(&mut self.catalog, svc, &span.name, span.kind);
@@ -268,14 +279,14 @@ impl IndexBuilder {
                 }
             };
             if v.len() <= keys::MAX_INDEXED_LEN {
-                self.push_posting(trace, |out| keys::tag_prefix(out, svc, key, v));
+                self.push_tag(trace, svc, key, v, ids);
             }
         });
         self.scratch = scratch;
         // `error=true` matches every error span, even one carrying an `error` attribute of its
         // own (which suppresses the synthetic one in `for_each_indexed_attribute`).
         if span.is_error() {
-            self.push_posting(trace, |out| keys::tag_prefix(out, svc, "error", "true"));
+            self.push_tag(trace, svc, "error", "true", ids);
         }
     }
 
