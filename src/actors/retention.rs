@@ -1,5 +1,7 @@
 //! RetentionActor: drops expired partitions and enforces the disk cap, at start-up and then
-//! every `rocksdb.retention-interval`; refreshes the storage gauges every few seconds.
+//! every `rocksdb.retention-interval`; refreshes the storage gauges every few seconds, and then
+//! flushes the store once nothing was written to it for [`IDLE_FLUSH_AFTER`] (an idle store
+//! keeps no WAL or memtable around, and a restart after it replays nothing).
 //!
 //! Retention is whole partitions only (the store never deletes key by key). The blocking work
 //! runs on tokio's blocking pool; one pass at a time. After a pass that dropped anything the
@@ -25,6 +27,8 @@ pub struct RetentionActor {
 }
 
 const STATS_INTERVAL: Duration = Duration::from_secs(5);
+/// How long the store must go without writes before it is flushed.
+pub const IDLE_FLUSH_AFTER: Duration = Duration::from_secs(30);
 
 struct PassResult {
     report: RetentionReport,
@@ -118,7 +122,14 @@ impl RetentionActor {
 
     fn refresh_stats(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let task = tokio::task::spawn_blocking(move || store.stats());
+        let task = tokio::task::spawn_blocking(move || {
+            match store.flush_if_idle(IDLE_FLUSH_AFTER) {
+                Ok(true) => tracing::debug!("flushed the idle store"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "flushing the idle store failed; retried"),
+            }
+            store.stats()
+        });
         ctx.spawn(
             actix::fut::wrap_future(task).map(|res, act: &mut RetentionActor, _| {
                 if let Ok(stats) = res {

@@ -111,6 +111,10 @@ impl TraceStore for FanoutStore {
     fn flush(&self) -> Result<(), StorageError> {
         self.each(|s| s.flush()).map(|_| ())
     }
+
+    fn flush_if_idle(&self, idle: std::time::Duration) -> Result<bool, StorageError> {
+        Ok(self.each(|s| s.flush_if_idle(idle))?.contains(&true))
+    }
 }
 
 fn merge(reports: Vec<RetentionReport>) -> RetentionReport {

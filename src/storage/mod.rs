@@ -166,4 +166,11 @@ pub trait TraceStore: Send + Sync + 'static {
 
     /// Flushes memtables so that a clean shutdown leaves no WAL to replay.
     fn flush(&self) -> Result<(), StorageError>;
+
+    /// Flushes as [`Self::flush`] when something was written since the last such flush and
+    /// nothing for `idle`: an idle store then holds no memtable, WAL or in-memory postings, and a
+    /// restart replays nothing. `true` when it flushed. Stores with nothing to flush never do.
+    fn flush_if_idle(&self, _idle: std::time::Duration) -> Result<bool, StorageError> {
+        Ok(false)
+    }
 }

@@ -30,6 +30,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
@@ -98,6 +99,8 @@ pub struct RocksStore {
     segment_flush: Mutex<SegmentFlush>,
     /// The string table of every partition used since open, loaded on first use.
     strings: RwLock<HashMap<u64, Arc<PartitionStrings>>>,
+    /// When the last write finished, if any finished since the last idle flush.
+    last_write: Mutex<Option<Instant>>,
 }
 
 /// What the segment flush keeps between flushes.
@@ -182,6 +185,7 @@ impl RocksStore {
             segments: RwLock::new(OpenSegments::default()),
             segment_flush: Mutex::new(SegmentFlush::default()),
             strings: RwLock::new(HashMap::new()),
+            last_write: Mutex::new(None),
         };
         store.check_format_version()?;
         store.opts.partition_width_secs = store.settle_partition_width()?;
@@ -652,7 +656,9 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 impl TraceStore for RocksStore {
     fn write(&self, batch: &SpanBatch) -> Result<(), StorageError> {
-        write::write_batch(self, batch)
+        write::write_batch(self, batch)?;
+        *self.last_write.lock() = Some(Instant::now());
+        Ok(())
     }
 
     fn get_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
@@ -745,5 +751,21 @@ impl TraceStore for RocksStore {
             }
         }
         Ok(())
+    }
+
+    fn flush_if_idle(&self, idle: Duration) -> Result<bool, StorageError> {
+        {
+            // Cleared before flushing: a write that finishes meanwhile marks the store again.
+            let mut last = self.last_write.lock();
+            match *last {
+                Some(at) if at.elapsed() >= idle => *last = None,
+                _ => return Ok(false),
+            }
+        }
+        if let Err(e) = self.flush() {
+            self.last_write.lock().get_or_insert_with(Instant::now);
+            return Err(e);
+        }
+        Ok(true)
     }
 }

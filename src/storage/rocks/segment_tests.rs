@@ -482,3 +482,26 @@ fn a_value_indexed_before_and_after_it_had_an_id_is_found_in_both_forms() {
     drop(store);
     check(&open(dir.path(), 1_000_000));
 }
+
+#[test]
+fn an_idle_store_flushes_once_after_its_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path(), 1_000_000);
+    let idle = |store: &RocksStore, after: Duration| store.flush_if_idle(after).expect("flushes");
+    assert!(!idle(&store, Duration::ZERO), "nothing written");
+    write(&store, vec![tagged(1, T0, "red")]);
+    assert!(!idle(&store, Duration::from_secs(3_600)), "not idle yet");
+    assert!(store.segments.read().open_postings() > 0);
+    assert!(idle(&store, Duration::ZERO));
+    assert_eq!(store.segments.read().open_postings(), 0);
+    assert_eq!(rows(&store, DAY0, keys::TAG_WRITE_LOG), 0);
+    assert!(!idle(&store, Duration::ZERO), "flushed already");
+    assert_eq!(by_tag(&store, Some("web"), "red", 10), vec![1]);
+    write(&store, vec![tagged(2, T0 + MIN, "red")]);
+    assert!(idle(&store, Duration::ZERO), "written again");
+    drop(store);
+    assert_eq!(
+        by_tag(&open(dir.path(), 1_000_000), None, "red", 10),
+        vec![2, 1]
+    );
+}
