@@ -1889,19 +1889,24 @@ mod tests {
         assert!(err.to_string().contains("Names string ID 0"), "{err}");
     }
 
+    /// The head of a hand-assembled chunk of `version`: one resource (service.name = "svc",
+    /// inline strings whose length field `text_len` gives; no dropped attributes, no schema
+    /// URL) and one empty scope.
+    fn hand_made_chunk_head(version: u8, text_len: fn(u8) -> u8) -> Vec<u8> {
+        let mut b = vec![version, 1, 1, text_len(12)];
+        b.extend(b"service.name");
+        b.extend([tag::STR, text_len(3)]);
+        b.extend(b"svc");
+        b.extend([0, 0]);
+        b.extend([1, 0, 0, 0, 0, 0]);
+        b
+    }
+
     /// A version-1 chunk (format 3), assembled by hand: plain strings, a parent flag byte and
     /// absolute start times.
     #[test]
     fn version_1_chunks_still_decode() {
-        let mut b = vec![1u8];
-        // One resource: service.name = "svc"; no dropped attributes, no schema URL.
-        b.extend([1, 1, 12]);
-        b.extend(b"service.name");
-        b.extend([tag::STR, 3]);
-        b.extend(b"svc");
-        b.extend([0, 0]);
-        // One empty scope.
-        b.extend([1, 0, 0, 0, 0, 0]);
+        let mut b = hand_made_chunk_head(1, |len| len);
         // Two spans: the root and a child naming it by ID.
         b.push(2);
         for (id, parent, start) in [(1u8, None, 5u8), (2, Some(1u8), 7)] {
@@ -1949,15 +1954,7 @@ mod tests {
             .to_vec(),
             admit: |_, _| false,
         };
-        let mut b = vec![2u8];
-        // One resource: service.name = "svc", inline; no dropped attributes, no schema URL.
-        b.extend([1, 1, 24]);
-        b.extend(b"service.name");
-        b.extend([tag::STR, 6]);
-        b.extend(b"svc");
-        b.extend([0, 0]);
-        // One empty scope.
-        b.extend([1, 0, 0, 0, 0, 0]);
+        let mut b = hand_made_chunk_head(2, |len| len << 1);
         // Two spans: the root, and a child naming it by index with a link and an event.
         b.push(2);
         b.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]); // resource, scope, span ID 1
