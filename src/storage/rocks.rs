@@ -623,7 +623,20 @@ fn spans_cf_options(opts: &RocksOptions, cache: &Cache) -> Options {
     o.set_block_based_table_factory(&table);
     o.set_write_buffer_size(cf_write_buffer(opts));
     o.set_compression_type(DBCompressionType::Zstd);
-    o
+    keep_every_compression_saving(o)
+}
+
+/// Random IDs leave a block of chunks only about 10 % compressible, below the saving (12.5 %)
+/// under which RocksDB stores a block raw by default: keep every saving. (Index blocks compress
+/// by about a quarter and gain nothing from it: measured.)
+fn keep_every_compression_saving(mut o: Options) -> Options {
+    match o.get_options_from_string("compression_opts={max_compressed_bytes_per_kb=1024}") {
+        Ok(tuned) => tuned,
+        Err(e) => {
+            tracing::warn!(error = %e, "compression options not applied");
+            o
+        }
+    }
 }
 
 /// Index: plain ordered keys, read by bounded range iteration only.

@@ -637,3 +637,51 @@ fn concurrent_writers_sharing_new_strings_read_back_exactly_after_reopen() {
         assert_eq!(store.get_trace(s.trace_id).expect("reads"), vec![s.clone()]);
     }
 }
+
+/// The `compression_opts` line of each column family in the newest OPTIONS file RocksDB wrote.
+fn compression_opts_by_cf(dir: &Path) -> Vec<(String, String)> {
+    let newest = std::fs::read_dir(dir)
+        .expect("lists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("OPTIONS-"))
+        .max_by_key(|n| n["OPTIONS-".len()..].parse::<u64>().unwrap_or(0))
+        .expect("an OPTIONS file");
+    let text = std::fs::read_to_string(dir.join(newest)).expect("reads");
+    let mut out = Vec::new();
+    let mut cf = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("[CFOptions \"") {
+            cf = Some(name.trim_end_matches("\"]").to_string());
+        } else if let (Some(name), Some(opts)) = (&cf, line.strip_prefix("compression_opts=")) {
+            out.push((name.clone(), opts.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn spans_families_keep_every_compression_saving() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    write(&store, vec![span(1, 1, "svc", "op", T0, SEC)]);
+    drop(store);
+    let opts = compression_opts_by_cf(dir.path());
+    let spans: Vec<_> = opts
+        .iter()
+        .filter(|(cf, _)| cf.starts_with("spans."))
+        .collect();
+    assert_eq!(spans.len(), 1, "{opts:?}");
+    assert!(
+        spans[0].1.contains("max_compressed_bytes_per_kb=1024"),
+        "{opts:?}"
+    );
+    let index = opts
+        .iter()
+        .find(|(cf, _)| cf.starts_with("index."))
+        .expect("index family");
+    assert!(
+        index.1.contains("max_compressed_bytes_per_kb=896"),
+        "{opts:?}"
+    );
+}
