@@ -892,6 +892,11 @@ impl<'b> Reader<'b> {
 
     fn attributes(&mut self, depth: usize) -> Result<Vec<KeyValue>, StorageError> {
         let n = self.count()?;
+        self.attribute_list(n, depth)
+    }
+
+    /// `n` attributes, each a text key and a value.
+    fn attribute_list(&mut self, n: usize, depth: usize) -> Result<Vec<KeyValue>, StorageError> {
         let mut kvs = Vec::with_capacity(n);
         for _ in 0..n {
             let (key, id) = self.text(Some(TextKind::Key))?;
@@ -916,13 +921,7 @@ impl<'b> Reader<'b> {
             if n > self.remaining() as u64 {
                 return Err(self.err("count exceeds remaining bytes"));
             }
-            let mut kvs = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let (key, id) = self.text(Some(TextKind::Key))?;
-                let value = self.value(0, id)?;
-                kvs.push(KeyValue { key, value });
-            }
-            return Ok(kvs);
+            return self.attribute_list(n as usize, 0);
         }
         let widths = [self.u8()?, self.u8()?];
         if widths.iter().any(|&w| w == 0 || w > 32) {
