@@ -787,6 +787,11 @@ impl<'b> Reader<'b> {
     /// counts cannot make us reserve huge vectors.
     fn count(&mut self) -> Result<usize, StorageError> {
         let n = self.varint()?;
+        self.checked_count(n)
+    }
+
+    /// A count read from the data: each item takes at least a byte of what is left.
+    fn checked_count(&self, n: u64) -> Result<usize, StorageError> {
         if n > self.remaining() as u64 {
             return Err(self.err("count exceeds remaining bytes"));
         }
@@ -918,10 +923,8 @@ impl<'b> Reader<'b> {
         let v = self.varint()?;
         let n = v >> 1;
         if v & 1 == 0 {
-            if n > self.remaining() as u64 {
-                return Err(self.err("count exceeds remaining bytes"));
-            }
-            return self.attribute_list(n as usize, 0);
+            let n = self.checked_count(n)?;
+            return self.attribute_list(n, 0);
         }
         let widths = [self.u8()?, self.u8()?];
         if widths.iter().any(|&w| w == 0 || w > 32) {
