@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use prost::Message;
 use tracehound::bench::ingest::encode_request;
 use tracehound::bench::workload::{GenTrace, Workload};
-use tracehound::ingest::otlp::{decode_protobuf, to_model};
+use tracehound::ingest::otlp::decode_export;
 use tracehound::model::{SpanBatch, SpanKind};
 use tracehound::storage::codec::{decode_chunk, ChunkEncoder, Inline};
 use tracehound::storage::keys;
@@ -34,7 +34,7 @@ fn traces(from: u64, n: u64) -> Vec<GenTrace> {
 
 fn batch(from: u64) -> SpanBatch {
     let body = encode_request(&traces(from, TRACES_PER_BATCH)).encode_to_vec();
-    to_model(decode_protobuf(&body).expect("decodes")).batch
+    decode_export(&body).expect("decodes").batch
 }
 
 fn otlp_decode(c: &mut Criterion) {
@@ -42,7 +42,7 @@ fn otlp_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("otlp");
     g.throughput(Throughput::Elements(TRACES_PER_BATCH * 10));
     g.bench_function("decode_to_model_500_spans", |b| {
-        b.iter(|| to_model(decode_protobuf(black_box(&body)).expect("decodes")))
+        b.iter(|| decode_export(black_box(&body)).expect("decodes"))
     });
     g.finish();
 }

@@ -200,3 +200,66 @@ async fn grpc_rejects_oversized_messages() {
     );
     assert_eq!(server.get_json("/api/traces/99").await.0, 404);
 }
+
+/// Raw request bytes over real gRPC: a span whose own bytes are malformed is rejected alone
+/// (partial success names the field), a body broken outside any span is INVALID_ARGUMENT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_rejects_a_malformed_span_alone_and_a_broken_body_whole() {
+    use tracehound::api::grpc::otlp::EXPORT_PATH;
+    use tracehound::api::grpc::raw_codec::ExportClientCodec;
+
+    let server = TestServer::start(StorageType::Memory);
+    let now = now_ns();
+    let req = request(
+        "malformed",
+        vec![
+            span(0x7a, 1, "good", now, 10),
+            span(0x7a, 2, "bad", now, 10),
+        ],
+    );
+    let mut body = req.encode_to_vec();
+    // Turn the second span's name ("bad") into invalid UTF-8: the framing stays intact.
+    let at = body
+        .windows(3)
+        .position(|w| w == b"bad")
+        .expect("span name in the body");
+    body[at] = 0xff;
+
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", server.otlp_grpc_addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let client = tonic::client::Grpc::new(channel);
+    let send = |body: Vec<u8>| {
+        let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+        let request = tonic::Request::new(bytes::Bytes::from(body));
+        let mut client = client.clone();
+        async move {
+            client.ready().await.unwrap();
+            client
+                .unary(request, path, ExportClientCodec::default())
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let resp = send(body).await.expect("partial success, not an error");
+    let partial = resp.partial_success.expect("one span rejected");
+    assert_eq!(partial.rejected_spans, 1);
+    assert_eq!(
+        partial.error_message,
+        "resource_spans[0].scope_spans[0].spans[1].name: the string is not valid UTF-8"
+    );
+    let (st, got) = server.get_json("/api/traces/7a").await;
+    assert_eq!(st, 200);
+    assert_eq!(got["data"][0]["spans"].as_array().unwrap().len(), 1);
+    assert_eq!(got["data"][0]["spans"][0]["operationName"], "good");
+
+    let err = send(vec![0x0a, 0x05, 0x01]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        err.message(),
+        "invalid OTLP protobuf body at resource_spans[0]: the message ends inside a field"
+    );
+}

@@ -22,6 +22,8 @@ use prost::Message;
 
 use super::stats::{progress_bar, Latencies};
 use super::workload::{self, GenTrace, Workload};
+use crate::api::grpc::otlp::EXPORT_PATH;
+use crate::api::grpc::raw_codec::ExportClientCodec;
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -166,11 +168,13 @@ impl Sender {
         match self {
             Sender::Grpc(client) => {
                 client.ready().await.context("gRPC connection")?;
-                let path = http::uri::PathAndQuery::from_static(
-                    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-                );
+                let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
                 match client
-                    .unary(tonic::Request::new(body), path, super::raw_codec::RawCodec)
+                    .unary(
+                        tonic::Request::new(body),
+                        path,
+                        ExportClientCodec::default(),
+                    )
                     .await
                 {
                     Ok(resp) => {

@@ -6,7 +6,6 @@
 
 pub mod ingest;
 pub mod query;
-mod raw_codec;
 pub mod report;
 pub mod stats;
 pub mod workload;

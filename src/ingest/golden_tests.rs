@@ -59,9 +59,7 @@ const FORMATS: &[(&str, &str, Decoder)] = &[
     ("otlp-json", "json", |b| {
         otlp::decode_json(b).map(otlp::to_model).map_err(err)
     }),
-    ("otlp-proto", "bin", |b| {
-        otlp::decode_protobuf(b).map(otlp::to_model).map_err(err)
-    }),
+    ("otlp-proto", "bin", |b| otlp::decode_export(b).map_err(err)),
 ];
 
 const EXPECTED_SUFFIX: &str = ".expected.json";

@@ -102,11 +102,10 @@ impl ScopeCache {
 /// are reported as rejected spans next to the accepted ones (see [`Decoded`]).
 #[derive(Debug, Error)]
 pub enum IngestError {
-    #[error("invalid OTLP protobuf body: {source}")]
-    Protobuf {
-        #[source]
-        source: prost::DecodeError,
-    },
+    /// A protobuf body whose framing is broken outside any span; `path` names the field, e.g.
+    /// `resource_spans[1].scope_spans[0].schema_url`, or is `the top level`.
+    #[error("invalid OTLP protobuf body at {path}: {message}")]
+    ProtobufField { path: String, message: String },
     /// The body is not well-formed JSON (syntax, nesting depth, truncation).
     #[error("invalid OTLP JSON body at line {line} column {column}: {message}")]
     JsonSyntax {

@@ -5,6 +5,7 @@
 pub mod jaeger;
 pub mod otlp;
 pub mod query;
+pub mod raw_codec;
 pub mod sampling;
 pub mod shared;
 pub mod storage_v1;

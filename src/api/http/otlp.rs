@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::api::error::ApiError;
 use crate::api::http::body::{mime_type, read_body, unsupported_content_type};
 use crate::api::ingest::IngestEdge;
-use crate::ingest::otlp::{decode_json, decode_protobuf};
+use crate::ingest::otlp::{decode_export, decode_json, to_model};
 use crate::telemetry::Protocol;
 
 pub struct OtlpHttpState {
@@ -63,12 +63,12 @@ async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(req, payload, state.max_body_bytes).await?;
     state.ingest.record_bytes(Protocol::otlp_http, body.len());
-    let export = match encoding {
-        Encoding::Protobuf => decode_protobuf(&body),
-        Encoding::Json => decode_json(&body),
+    let decoded = match encoding {
+        Encoding::Protobuf => decode_export(&body),
+        Encoding::Json => decode_json(&body).map(to_model),
     }
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let response = state.ingest.submit(export, Protocol::otlp_http).await?;
+    let response = state.ingest.submit(decoded, Protocol::otlp_http).await?;
     Ok(match encoding {
         Encoding::Protobuf => {
             use prost::Message;

@@ -1,15 +1,16 @@
 //! OTLP traces ⇄ model: the one OTLP converter, both directions. The OTLP gRPC service, OTLP/HTTP
 //! (protobuf and JSON), the remote-storage writer and the api_v3 / storage v2 readers all call it.
 //!
-//! Inbound: [`decode_protobuf`] / [`decode_json`] turn a body into an `ExportTraceServiceRequest`;
-//! [`to_model`] validates span by span, applies Jaeger v2's storage-exporter sanitizers (service
-//! name and span name only) and moves every field into the model — strings are taken out of the
-//! request, never cloned; one `Arc<Resource>` per ResourceSpans, one `Arc<Scope>` per ScopeSpans.
+//! Inbound: [`decode_export`] (in `pb_in`) reads a protobuf body straight into the model,
+//! validating span by span and applying Jaeger v2's storage-exporter sanitizers (service name and
+//! span name only); one `Arc<Resource>` per ResourceSpans, one `Arc<Scope>` per ScopeSpans. What
+//! arrives as protobuf messages instead (OTLP/JSON through [`decode_json`], remote-storage reads)
+//! goes through [`to_model`], which encodes it and calls the same decoder.
 //! Outbound: [`from_model`] regroups spans into ResourceSpans/ScopeSpans and
 //! [`traces_data_to_json`] prints spec OTLP/JSON (what Jaeger's `/api/v3` returns).
 //!
-//! Hot path (every ingested span passes through [`to_model`]): no per-span logging, no per-span
-//! `format!` except for the few rejected spans that get a message, no clone of span content.
+//! Hot path (every ingested span passes through [`decode_export`]): no per-span logging, no
+//! per-span `format!` except for the few rejected spans that get a message.
 //!
 //! OTLP/JSON is decoded by hand from a `serde_json::Value` rather than with the `with-serde`
 //! derive of `opentelemetry-proto`: the derive rejects spec-valid documents (`"arrayValue": {}` /
@@ -40,10 +41,8 @@ use thiserror::Error;
 use super::IngestError;
 pub use super::{Decoded, MAX_ERROR_MESSAGES};
 use crate::model::span::SERVICE_NAME;
-use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanBatch, SpanId, SpanKind, Status, StatusCode,
-    TraceId, Value,
-};
+use crate::model::{KeyValue, Span, Value};
+pub use pb_in::decode_export;
 
 /// Jaeger v2 storage exporter: the resource has no `service.name`.
 pub const MISSING_SERVICE_NAME: &str = "missing-service-name";
@@ -57,11 +56,6 @@ pub const EMPTY_SPAN_NAME: &str = "empty-span-name";
 // ---------------------------------------------------------------------------------------------
 // Inbound
 // ---------------------------------------------------------------------------------------------
-
-/// Decodes an OTLP/gRPC or OTLP/HTTP protobuf body.
-pub fn decode_protobuf(body: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
-    ExportTraceServiceRequest::decode(body).map_err(|source| IngestError::Protobuf { source })
-}
 
 /// Decodes an OTLP/HTTP JSON body as the OTLP spec defines it: lowerCamelCase keys (the proto
 /// field names are accepted too), hex `traceId`/`spanId`, 64-bit integers as strings or numbers,
@@ -117,56 +111,24 @@ enum SpanProblem {
     LinkSpanIdLength(usize, usize),
 }
 
-/// Validates and converts a decoded request. Invalid spans are counted and described in
-/// [`Decoded`]; the valid spans of the same request are kept, in request order.
+/// Validates and converts an export request already decoded by prost (remote-storage reads,
+/// tests): through its encoding, so that [`decode_export`] stays the one conversion. Invalid
+/// spans are counted and described in [`Decoded`]; the valid spans are kept, in request order.
 pub fn to_model(req: ExportTraceServiceRequest) -> Decoded {
-    let total: usize = req
-        .resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum();
-    let mut out = Decoded {
-        batch: SpanBatch {
-            spans: Vec::with_capacity(total),
-        },
-        ..Decoded::default()
-    };
-    for (ri, rs) in req.resource_spans.into_iter().enumerate() {
-        if rs.scope_spans.iter().all(|ss| ss.spans.is_empty()) {
-            continue;
-        }
-        let resource = Arc::new(resource_to_model(rs.resource, rs.schema_url));
-        for (si, ss) in rs.scope_spans.into_iter().enumerate() {
-            if ss.spans.is_empty() {
-                continue;
-            }
-            let scope = Arc::new(scope_to_model(ss.scope, ss.schema_url));
-            for (pi, span) in ss.spans.into_iter().enumerate() {
-                match span_to_model(span, &resource, &scope) {
-                    Ok(span) => out.batch.spans.push(span),
-                    Err(problem) => out.reject(|| {
-                        format!("resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {problem}")
-                    }),
-                }
-            }
-        }
-    }
-    out
-}
-
-fn resource_to_model(resource: Option<PbResource>, schema_url: String) -> Resource {
-    // `entity_refs` (development-status OTLP) has no place in the model and is dropped.
-    let (attributes, dropped_attributes_count) = resource
-        .map(|r| (r.attributes, r.dropped_attributes_count))
-        .unwrap_or_default();
-    let mut attributes = attrs_to_model(attributes);
-    sanitize_service_name(&mut attributes);
-    Resource {
-        attributes,
-        dropped_attributes_count,
-        schema_url,
-    }
+    decode_export(&req.encode_to_vec()).unwrap_or_else(|e| {
+        // Only values nested past the decoder's depth limit make a request built in memory
+        // undecodable: its spans are rejected together.
+        let total: usize = req
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum();
+        let mut out = Decoded::default();
+        out.reject(|| e.to_string());
+        out.rejected_spans = total as u64;
+        out
+    })
 }
 
 /// Jaeger v2's storage-exporter service-name sanitizer: every stored resource has a non-empty
@@ -179,135 +141,6 @@ fn sanitize_service_name(attributes: &mut Vec<KeyValue>) {
             Value::Str(_) => {}
             other => *other = Value::Str(SERVICE_NAME_WRONG_TYPE.to_string()),
         },
-    }
-}
-
-fn scope_to_model(scope: Option<InstrumentationScope>, schema_url: String) -> Scope {
-    let scope = scope.unwrap_or_default();
-    Scope {
-        name: scope.name,
-        version: scope.version,
-        attributes: attrs_to_model(scope.attributes),
-        dropped_attributes_count: scope.dropped_attributes_count,
-        schema_url,
-    }
-}
-
-fn span_to_model(
-    span: PbSpan,
-    resource: &Arc<Resource>,
-    scope: &Arc<Scope>,
-) -> Result<Span, SpanProblem> {
-    if span.trace_id.len() != 16 {
-        return Err(SpanProblem::TraceIdLength(span.trace_id.len()));
-    }
-    let trace_id = TraceId::from_slice(&span.trace_id)
-        .map_err(|_| SpanProblem::TraceIdLength(span.trace_id.len()))?;
-    if trace_id.is_zero() {
-        return Err(SpanProblem::TraceIdZero);
-    }
-    let span_id = SpanId::from_slice(&span.span_id)
-        .map_err(|_| SpanProblem::SpanIdLength(span.span_id.len()))?;
-    if span_id.is_zero() {
-        return Err(SpanProblem::SpanIdZero);
-    }
-    let parent_span_id = match span.parent_span_id.len() {
-        0 => SpanId::ZERO,
-        _ => SpanId::from_slice(&span.parent_span_id)
-            .map_err(|_| SpanProblem::ParentSpanIdLength(span.parent_span_id.len()))?,
-    };
-    let links = span
-        .links
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| link_to_model(i, l))
-        .collect::<Result<Vec<_>, _>>()?;
-    let name = if span.name.is_empty() {
-        EMPTY_SPAN_NAME.to_string()
-    } else {
-        span.name
-    };
-    let status = span.status.unwrap_or_default();
-    Ok(Span {
-        trace_id,
-        span_id,
-        parent_span_id,
-        trace_state: span.trace_state,
-        name,
-        kind: SpanKind::from_i32(span.kind),
-        start_ns: span.start_time_unix_nano,
-        end_ns: span.end_time_unix_nano,
-        attributes: attrs_to_model(span.attributes),
-        dropped_attributes_count: span.dropped_attributes_count,
-        events: span
-            .events
-            .into_iter()
-            .map(|e| Event {
-                time_ns: e.time_unix_nano,
-                name: e.name,
-                attributes: attrs_to_model(e.attributes),
-                dropped_attributes_count: e.dropped_attributes_count,
-            })
-            .collect(),
-        dropped_events_count: span.dropped_events_count,
-        links,
-        dropped_links_count: span.dropped_links_count,
-        status: Status {
-            code: StatusCode::from_i32(status.code),
-            message: status.message,
-        },
-        flags: span.flags,
-        resource: Arc::clone(resource),
-        scope: Arc::clone(scope),
-    })
-}
-
-/// Link IDs may be empty (an invalid / unset context, which Go's pdata encodes by omitting the
-/// field); any other length than the ID width rejects the span.
-fn link_to_model(i: usize, link: pb_span::Link) -> Result<Link, SpanProblem> {
-    let trace_id = match link.trace_id.len() {
-        0 => TraceId::ZERO,
-        16 => TraceId::from_slice(&link.trace_id)
-            .map_err(|_| SpanProblem::LinkTraceIdLength(i, 16))?,
-        n => return Err(SpanProblem::LinkTraceIdLength(i, n)),
-    };
-    let span_id = match link.span_id.len() {
-        0 => SpanId::ZERO,
-        n => SpanId::from_slice(&link.span_id).map_err(|_| SpanProblem::LinkSpanIdLength(i, n))?,
-    };
-    Ok(Link {
-        trace_id,
-        span_id,
-        trace_state: link.trace_state,
-        attributes: attrs_to_model(link.attributes),
-        dropped_attributes_count: link.dropped_attributes_count,
-        flags: link.flags,
-    })
-}
-
-fn attrs_to_model(attributes: Vec<PbKeyValue>) -> Vec<KeyValue> {
-    attributes
-        .into_iter()
-        .map(|kv| KeyValue {
-            key: kv.key,
-            value: kv.value.map_or(Value::Empty, value_to_model),
-        })
-        .collect()
-}
-
-fn value_to_model(v: AnyValue) -> Value {
-    use any_value::Value as V;
-    match v.value {
-        None => Value::Empty,
-        Some(V::StringValue(s)) => Value::Str(s),
-        Some(V::BoolValue(b)) => Value::Bool(b),
-        Some(V::IntValue(i)) => Value::Int(i),
-        Some(V::DoubleValue(d)) => Value::Double(d),
-        Some(V::BytesValue(b)) => Value::Bytes(b),
-        Some(V::ArrayValue(a)) => Value::Array(a.values.into_iter().map(value_to_model).collect()),
-        Some(V::KvlistValue(kvs)) => Value::Map(attrs_to_model(kvs.values)),
-        // An index into the profiles signal's string table: meaningless in a trace.
-        Some(V::StringValueStrindex(_)) => Value::Empty,
     }
 }
 
@@ -463,5 +296,10 @@ pub fn traces_data_to_json(td: &TracesData) -> Json {
 pub mod chunk;
 mod json_in;
 mod json_out;
+mod pb_in;
+mod wire;
+
+#[cfg(test)]
+mod pb_in_tests;
 #[cfg(test)]
 mod tests;

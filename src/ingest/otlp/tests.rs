@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::{Link, Resource, Scope, SpanId, SpanKind, StatusCode, TraceId};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::json;
@@ -93,7 +94,7 @@ fn json_round_trip(body: &[u8]) -> (Decoded, Json) {
 
 fn proto_round_trip(spans: &[Span]) -> Vec<Span> {
     let body = export_request(spans).encode_to_vec();
-    let decoded = to_model(decode_protobuf(&body).expect("own encoding decodes"));
+    let decoded = decode_export(&body).expect("own encoding decodes");
     assert_eq!(decoded.rejected_spans, 0, "{:?}", decoded.errors);
     decoded.batch.spans
 }
@@ -490,16 +491,19 @@ fn bad_bodies_are_refused_with_a_message_naming_the_problem() {
         err.to_string(),
         "invalid OTLP JSON body at the document root: expected an object, got an array"
     );
-    let err = decode_protobuf(&[0x0a, 0x05, 0x01]).unwrap_err();
-    assert!(matches!(err, IngestError::Protobuf { .. }));
-    assert!(
-        err.to_string().starts_with("invalid OTLP protobuf body: "),
-        "{err}"
+    let err = decode_export(&[0x0a, 0x05, 0x01]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid OTLP protobuf body at resource_spans[0]: the message ends inside a field"
     );
-    assert!(std::error::Error::source(&err).is_some());
+    let err = decode_export(&[0xff, 0xff, 0xff]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid OTLP protobuf body at the top level: the message ends inside a field"
+    );
 }
 
-fn pb_span(trace_id: &[u8], span_id: &[u8]) -> PbSpan {
+pub(super) fn pb_span(trace_id: &[u8], span_id: &[u8]) -> PbSpan {
     PbSpan {
         trace_id: trace_id.to_vec(),
         span_id: span_id.to_vec(),
@@ -508,7 +512,9 @@ fn pb_span(trace_id: &[u8], span_id: &[u8]) -> PbSpan {
     }
 }
 
-fn request_of(resources: Vec<(Option<PbResource>, Vec<Vec<PbSpan>>)>) -> ExportTraceServiceRequest {
+pub(super) fn request_of(
+    resources: Vec<(Option<PbResource>, Vec<Vec<PbSpan>>)>,
+) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: resources
             .into_iter()
@@ -529,7 +535,7 @@ fn request_of(resources: Vec<(Option<PbResource>, Vec<Vec<PbSpan>>)>) -> ExportT
 
 const T: [u8; 16] = [7; 16];
 
-fn sid(n: u8) -> [u8; 8] {
+pub(super) fn sid(n: u8) -> [u8; 8] {
     [0, 0, 0, 0, 0, 0, 0, n]
 }
 
@@ -790,7 +796,7 @@ fn arb_attrs() -> impl Strategy<Value = Vec<PbKeyValue>> {
     })
 }
 
-fn arb_span() -> impl Strategy<Value = PbSpan> {
+pub(super) fn arb_span() -> impl Strategy<Value = PbSpan> {
     let ids = (arb_id(16), arb_id(8), arb_id(8), ".{0,4}", ".{0,4}");
     let numbers = (
         any::<i32>(),
@@ -846,7 +852,7 @@ fn arb_span() -> impl Strategy<Value = PbSpan> {
     )
 }
 
-fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
+pub(super) fn arb_resource_spans() -> impl Strategy<Value = ResourceSpans> {
     let scope = (
         proptest::option::of((".{0,4}", ".{0,4}", arb_attrs(), any::<u32>())),
         vec(arb_span(), 0..4),
@@ -864,7 +870,7 @@ fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
             spans,
             schema_url,
         });
-    let resource = (
+    (
         proptest::option::of((arb_attrs(), any::<u32>())),
         vec(scope, 0..3),
         ".{0,4}",
@@ -877,8 +883,12 @@ fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
             }),
             scope_spans,
             schema_url,
-        });
-    vec(resource, 0..3).prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
+        })
+}
+
+pub(super) fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
+    vec(arb_resource_spans(), 0..3)
+        .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
 }
 
 /// JSON shaped like OTLP (its keys, hex-ish and numeric strings) nested at random, to get
@@ -937,7 +947,7 @@ fn arb_otlp_json() -> impl Strategy<Value = Json> {
     })
 }
 
-fn span_count(req: &ExportTraceServiceRequest) -> u64 {
+pub(super) fn span_count(req: &ExportTraceServiceRequest) -> u64 {
     req.resource_spans
         .iter()
         .flat_map(|rs| &rs.scope_spans)
@@ -947,10 +957,8 @@ fn span_count(req: &ExportTraceServiceRequest) -> u64 {
 
 proptest! {
     #[test]
-    fn decode_protobuf_never_panics(body in vec(any::<u8>(), 0..1024)) {
-        if let Ok(req) = decode_protobuf(&body) {
-            let _ = to_model(req);
-        }
+    fn decode_export_never_panics(body in vec(any::<u8>(), 0..1024)) {
+        let _ = decode_export(&body);
     }
 
     #[test]
