@@ -195,7 +195,7 @@ fn normalize_ips(attrs: &mut [KeyValue]) -> bool {
     for kv in attrs.iter_mut() {
         if IP_ATTRIBUTES.contains(&kv.key.as_str()) {
             if let Some(s) = ip_string(&kv.value) {
-                kv.value = Value::Str(s);
+                kv.value = Value::Str(s.into());
                 changed = true;
             }
         }

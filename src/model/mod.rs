@@ -13,6 +13,6 @@ pub mod time;
 pub use ids::{IdError, SpanId, TraceId};
 pub use query::{Operation, ServiceSummary, TraceQuery, TraceSummary};
 pub use span::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanBatch, SpanKind, Status, StatusCode, Trace,
-    Value,
+    Event, KeyValue, Link, Resource, Scope, Span, SpanBatch, SpanKind, Status, StatusCode, Text,
+    Trace, Value,
 };

@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 use super::ids::{SpanId, TraceId};
 
+/// Attribute keys and string values: kept inline up to 24 bytes, which most are, so that
+/// decoding and dropping a span's attributes does not allocate per string.
+pub type Text = compact_str::CompactString;
+
 /// Attribute key of the resource's service name.
 pub const SERVICE_NAME: &str = "service.name";
 /// Jaeger's attribute carrying span warnings (string array).
@@ -25,7 +29,7 @@ pub const REF_TYPE_ATTRIBUTE: &str = "opentracing.ref_type";
 pub enum Value {
     #[default]
     Empty,
-    Str(String),
+    Str(Text),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -36,19 +40,19 @@ pub enum Value {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyValue {
-    pub key: String,
+    pub key: Text,
     pub value: Value,
 }
 
 impl KeyValue {
-    pub fn new(key: impl Into<String>, value: Value) -> Self {
+    pub fn new(key: impl Into<Text>, value: Value) -> Self {
         KeyValue {
             key: key.into(),
             value,
         }
     }
 
-    pub fn string(key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn string(key: impl Into<Text>, value: impl Into<Text>) -> Self {
         Self::new(key, Value::Str(value.into()))
     }
 }
@@ -71,7 +75,7 @@ impl Value {
     /// `true`/`false`, bytes base64, arrays and maps as JSON, empty as "".
     pub fn to_query_string(&self) -> String {
         match self {
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
             other => {
                 let mut out = String::new();
                 other.write_query_string(&mut out);
@@ -345,13 +349,13 @@ impl Span {
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect(),
-            Some(Value::Str(s)) => vec![s.clone()],
+            Some(Value::Str(s)) => vec![s.to_string()],
             _ => Vec::new(),
         }
     }
 
     /// Appends a warning to `@jaeger@warnings`.
-    pub fn add_warning(&mut self, warning: impl Into<String>) {
+    pub fn add_warning(&mut self, warning: impl Into<Text>) {
         let w = Value::Str(warning.into());
         if let Some(kv) = self
             .attributes

@@ -87,8 +87,8 @@ use std::sync::Arc;
 use super::keys;
 use super::StorageError;
 use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
-    Value,
+    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Text,
+    TraceId, Value,
 };
 
 /// Version byte leading every chunk this build writes.
@@ -811,21 +811,22 @@ impl<'b> Reader<'b> {
         self.take(n as usize)
     }
 
-    fn string(&mut self) -> Result<String, StorageError> {
+    /// A length-prefixed string, as a `String` or a [`Text`].
+    fn string<T: for<'s> From<&'s str>>(&mut self) -> Result<T, StorageError> {
         let b = self.bytes()?;
         self.utf8(b)
     }
 
-    fn utf8(&self, b: &[u8]) -> Result<String, StorageError> {
+    fn utf8<T: for<'s> From<&'s str>>(&self, b: &[u8]) -> Result<T, StorageError> {
         match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(T::from(s)),
             Err(_) => Err(self.err("string is not utf-8")),
         }
     }
 
     /// A text field (see the chunk layout; a plain string in version-1 chunks) and its string
     /// ID; `kind` is what an ID in it is (`None`: it cannot be one).
-    fn text(&mut self, kind: Option<TextKind>) -> Result<(String, Option<u32>), StorageError> {
+    fn text(&mut self, kind: Option<TextKind>) -> Result<(Text, Option<u32>), StorageError> {
         if self.chunk < CHUNK_VERSION_TEXTS {
             return Ok((self.string()?, None));
         }
@@ -840,13 +841,13 @@ impl<'b> Reader<'b> {
 
     /// The text of the odd varint `v` read from a text or value field: string `v >> 1` of the
     /// table, in the space of `kind` (`None`: no ID can be here), and that ID.
-    fn string_id(&self, v: u64, kind: Option<TextKind>) -> Result<(String, u32), StorageError> {
+    fn string_id(&self, v: u64, kind: Option<TextKind>) -> Result<(Text, u32), StorageError> {
         let id = u32::try_from(v >> 1).map_err(|_| self.err("string ID exceeds u32"))?;
         let Some(kind) = kind else {
             return Err(self.err("string ID where none can be"));
         };
         match self.strings.text(kind.space(), id) {
-            Some(s) => Ok((s.to_owned(), id)),
+            Some(s) => Ok((Text::from(s), id)),
             None => Err(self.err(&format!(
                 "{:?} string ID {id} is not in the string table",
                 kind.space()
@@ -855,7 +856,7 @@ impl<'b> Reader<'b> {
     }
 
     fn name(&mut self) -> Result<String, StorageError> {
-        Ok(self.text(Some(TextKind::Name))?.0)
+        Ok(self.text(Some(TextKind::Name))?.0.into())
     }
 
     /// A value of the attribute key with string ID `key` (if it has one).
@@ -1556,7 +1557,7 @@ mod tests {
     fn value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Empty),
-            string().prop_map(Value::Str),
+            string().prop_map(|s| Value::Str(s.into())),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::Int),
             any::<f64>()
@@ -1569,7 +1570,7 @@ mod tests {
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
                 prop::collection::vec((string(), inner), 0..4).prop_map(|kvs| Value::Map(
                     kvs.into_iter()
-                        .map(|(key, value)| KeyValue { key, value })
+                        .map(|(key, value)| KeyValue::new(key, value))
                         .collect()
                 )),
             ]
@@ -1578,7 +1579,7 @@ mod tests {
 
     fn attrs() -> impl Strategy<Value = Vec<KeyValue>> {
         prop::collection::vec(
-            (string(), value()).prop_map(|(key, value)| KeyValue { key, value }),
+            (string(), value()).prop_map(|(key, value)| KeyValue::new(key, value)),
             0..4,
         )
     }

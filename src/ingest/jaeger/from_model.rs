@@ -131,7 +131,7 @@ fn tag_to_proto(key: &str, value: TagValue<'_>) -> api_v2::KeyValue {
         }
         TagValue::Attr(v) => match v {
             Value::Empty => string(&mut kv, String::new()),
-            Value::Str(s) => string(&mut kv, s.clone()),
+            Value::Str(s) => string(&mut kv, s.to_string()),
             Value::Bool(b) => {
                 kv.v_type = ValueType::Bool as i32;
                 kv.v_bool = *b;

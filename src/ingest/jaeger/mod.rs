@@ -169,7 +169,7 @@ fn process_to_resource(process: &Process) -> Resource {
     let has = |attrs: &[KeyValue], key: &str| attrs.iter().any(|kv| kv.key == key);
     if !has(&attributes, HOST_NAME) {
         if let Some(kv) = attributes.iter_mut().find(|kv| kv.key == HOSTNAME_TAG) {
-            kv.key = HOST_NAME.to_string();
+            kv.key = HOST_NAME.into();
         }
     }
     if !has(&attributes, EXPORTER_VERSION) {
@@ -177,9 +177,12 @@ fn process_to_resource(process: &Process) -> Resource {
             .iter_mut()
             .find(|kv| kv.key == JAEGER_VERSION_TAG)
         {
-            kv.key = EXPORTER_VERSION.to_string();
+            kv.key = EXPORTER_VERSION.into();
             // Jaeger clients send a string; anything else is shown in its query-string form.
-            kv.value = Value::Str(format!("Jaeger-{}", kv.value.to_query_string()));
+            kv.value = Value::Str(compact_str::format_compact!(
+                "Jaeger-{}",
+                kv.value.to_query_string()
+            ));
         }
     }
     Resource {
@@ -192,14 +195,17 @@ fn process_to_resource(process: &Process) -> Resource {
 /// Jaeger's converters do.
 fn tag_to_model(kv: api_v2::KeyValue) -> KeyValue {
     let value = match ValueType::try_from(kv.v_type) {
-        Ok(ValueType::String) => Value::Str(kv.v_str),
+        Ok(ValueType::String) => Value::Str(kv.v_str.into()),
         Ok(ValueType::Bool) => Value::Bool(kv.v_bool),
         Ok(ValueType::Int64) => Value::Int(kv.v_int64),
         Ok(ValueType::Float64) => Value::Double(kv.v_float64),
         Ok(ValueType::Binary) => Value::Bytes(kv.v_binary),
-        Err(_) => Value::Str(format!("Unknown VType: {}", kv.v_type)),
+        Err(_) => Value::Str(compact_str::format_compact!("Unknown VType: {}", kv.v_type)),
     };
-    KeyValue { key: kv.key, value }
+    KeyValue {
+        key: kv.key.into(),
+        value,
+    }
 }
 
 fn is_str(kv: &api_v2::KeyValue) -> bool {
@@ -405,7 +411,12 @@ fn span_to_model(
     if !span.warnings.is_empty() {
         attributes.push(KeyValue::new(
             WARNINGS_ATTRIBUTE,
-            Value::Array(span.warnings.into_iter().map(Value::Str).collect()),
+            Value::Array(
+                span.warnings
+                    .into_iter()
+                    .map(|w| Value::Str(w.into()))
+                    .collect(),
+            ),
         ));
     }
 

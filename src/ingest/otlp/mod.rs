@@ -137,9 +137,9 @@ fn sanitize_service_name(attributes: &mut Vec<KeyValue>) {
     match attributes.iter_mut().find(|kv| kv.key == SERVICE_NAME) {
         None => attributes.push(KeyValue::string(SERVICE_NAME, MISSING_SERVICE_NAME)),
         Some(kv) => match &mut kv.value {
-            Value::Str(s) if s.is_empty() => *s = EMPTY_SERVICE_NAME.to_string(),
+            Value::Str(s) if s.is_empty() => *s = EMPTY_SERVICE_NAME.into(),
             Value::Str(_) => {}
-            other => *other = Value::Str(SERVICE_NAME_WRONG_TYPE.to_string()),
+            other => *other = Value::Str(SERVICE_NAME_WRONG_TYPE.into()),
         },
     }
 }
@@ -248,7 +248,7 @@ fn attrs_to_pb(attributes: &[KeyValue]) -> Vec<PbKeyValue> {
     attributes
         .iter()
         .map(|kv| PbKeyValue {
-            key: kv.key.clone(),
+            key: kv.key.to_string(),
             value: Some(value_to_pb(&kv.value)),
             key_strindex: 0,
         })
@@ -259,7 +259,7 @@ fn value_to_pb(v: &Value) -> AnyValue {
     use any_value::Value as V;
     let value = match v {
         Value::Empty => None,
-        Value::Str(s) => Some(V::StringValue(s.clone())),
+        Value::Str(s) => Some(V::StringValue(s.to_string())),
         Value::Bool(b) => Some(V::BoolValue(*b)),
         Value::Int(i) => Some(V::IntValue(*i)),
         Value::Double(d) => Some(V::DoubleValue(*d)),

@@ -20,8 +20,8 @@ use super::wire::{At, Problem, Reader, Wire, WireError, MAX_DEPTH};
 use super::{sanitize_service_name, SpanProblem, EMPTY_SPAN_NAME};
 use crate::ingest::{Decoded, IngestError};
 use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, TraceId,
-    Value,
+    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Text,
+    TraceId, Value,
 };
 
 // Nesting depth of each message kind below the request (depth 0).
@@ -421,13 +421,13 @@ fn key_value(bytes: &[u8], depth: u32) -> Result<KeyValue, WireError> {
         return Err(Problem::TooDeep.into());
     }
     let mut kv = KeyValue {
-        key: String::new(),
+        key: Text::default(),
         value: Value::Empty,
     };
     let mut r = Reader::new(bytes);
     while let Some((field, wire)) = r.field()? {
         match field {
-            1 => kv.key = r.string(wire).at("key")?,
+            1 => kv.key = r.text(wire).at("key")?,
             2 => {
                 let b = r.message(wire).at("value")?;
                 any_value(b, &mut kv.value, depth + 1).at("value")?;
@@ -447,7 +447,7 @@ fn any_value(bytes: &[u8], value: &mut Value, depth: u32) -> Result<(), WireErro
     let mut r = Reader::new(bytes);
     while let Some((field, wire)) = r.field()? {
         match field {
-            1 => *value = Value::Str(r.string(wire).at("string_value")?),
+            1 => *value = Value::Str(r.text(wire).at("string_value")?),
             2 => *value = Value::Bool(r.varint_field(wire).at("bool_value")? != 0),
             3 => *value = Value::Int(r.varint_field(wire).at("int_value")? as i64),
             4 => *value = Value::Double(f64::from_bits(r.fixed64(wire).at("double_value")?)),

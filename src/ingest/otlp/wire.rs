@@ -9,6 +9,8 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::model::Text;
+
 /// How deep messages may nest below the request, prost's limit: a hostile body of nested array
 /// values cannot exhaust the stack.
 pub(super) const MAX_DEPTH: u32 = 100;
@@ -226,6 +228,14 @@ impl<'a> Reader<'a> {
         let bytes = self.message(wire)?;
         std::str::from_utf8(bytes)
             .map(str::to_owned)
+            .map_err(|_| Problem::NotUtf8)
+    }
+
+    /// A string kept inline when short (attribute keys and values).
+    pub(super) fn text(&mut self, wire: Wire) -> Result<Text, Problem> {
+        let bytes = self.message(wire)?;
+        std::str::from_utf8(bytes)
+            .map(Text::from)
             .map_err(|_| Problem::NotUtf8)
     }
 

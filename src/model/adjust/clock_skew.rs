@@ -84,7 +84,7 @@ pub fn host_key(resource: &Resource) -> String {
         return v.as_str().unwrap_or_default().to_string();
     }
     match find_attr(attrs, "host.ip") {
-        Some(Value::Str(s)) => return s.clone(),
+        Some(Value::Str(s)) => return s.to_string(),
         Some(Value::Array(ips)) if !ips.is_empty() => return ips[0].to_query_string(),
         _ => {}
     }

@@ -61,7 +61,7 @@ fn value_to_model(v: Option<AnyValue>) -> Value {
     use any_value::Value as V;
     match v.and_then(|v| v.value) {
         None => Value::Empty,
-        Some(V::StringValue(s)) => Value::Str(s),
+        Some(V::StringValue(s)) => Value::Str(s.into()),
         Some(V::BoolValue(b)) => Value::Bool(b),
         Some(V::IntValue(i)) => Value::Int(i),
         Some(V::DoubleValue(d)) => Value::Double(d),
