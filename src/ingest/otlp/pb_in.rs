@@ -457,7 +457,11 @@ fn any_value(bytes: &[u8], value: &mut Value, depth: u32) -> Result<(), WireErro
                     Value::Array(items) => items,
                     _ => Vec::new(),
                 };
-                array_values(b, &mut items, depth + 1).at("array_value")?;
+                let item = |b: &[u8]| {
+                    let mut v = Value::Empty;
+                    any_value(b, &mut v, depth + 2).map(|()| v)
+                };
+                values(b, depth + 1, &mut items, item).at("array_value")?;
                 *value = Value::Array(items);
             }
             6 => {
@@ -466,7 +470,7 @@ fn any_value(bytes: &[u8], value: &mut Value, depth: u32) -> Result<(), WireErro
                     Value::Map(kvs) => kvs,
                     _ => Vec::new(),
                 };
-                key_value_list(b, &mut kvs, depth + 1).at("kvlist_value")?;
+                values(b, depth + 1, &mut kvs, |b| key_value(b, depth + 2)).at("kvlist_value")?;
                 *value = Value::Map(kvs);
             }
             7 => *value = Value::Bytes(r.message(wire).at("bytes_value")?.to_vec()),
@@ -481,34 +485,23 @@ fn any_value(bytes: &[u8], value: &mut Value, depth: u32) -> Result<(), WireErro
     Ok(())
 }
 
-fn array_values(bytes: &[u8], items: &mut Vec<Value>, depth: u32) -> Result<(), WireError> {
+/// The `values` (field 1) of an `ArrayValue` or a `KeyValueList` at `depth`, each read by `item`
+/// from its bytes and appended to `out`.
+fn values<T>(
+    bytes: &[u8],
+    depth: u32,
+    out: &mut Vec<T>,
+    mut item: impl FnMut(&[u8]) -> Result<T, WireError>,
+) -> Result<(), WireError> {
     if depth > MAX_DEPTH {
         return Err(Problem::TooDeep.into());
     }
     let mut r = Reader::new(bytes);
     while let Some((field, wire)) = r.field()? {
         if field == 1 {
-            let i = items.len();
+            let i = out.len();
             let b = r.message(wire).at_item("values", i)?;
-            let mut item = Value::Empty;
-            any_value(b, &mut item, depth + 1).at_item("values", i)?;
-            items.push(item);
-        } else {
-            r.skip(field, wire, depth).at_unknown(field)?;
-        }
-    }
-    Ok(())
-}
-
-fn key_value_list(bytes: &[u8], kvs: &mut Vec<KeyValue>, depth: u32) -> Result<(), WireError> {
-    if depth > MAX_DEPTH {
-        return Err(Problem::TooDeep.into());
-    }
-    let mut r = Reader::new(bytes);
-    while let Some((field, wire)) = r.field()? {
-        if field == 1 {
-            let i = kvs.len();
-            kvs.push(attribute(&mut r, wire, depth + 1).at_item("values", i)?);
+            out.push(item(b).at_item("values", i)?);
         } else {
             r.skip(field, wire, depth).at_unknown(field)?;
         }
